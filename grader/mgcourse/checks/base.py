@@ -1,0 +1,170 @@
+"""What a graded check is, and how one is run.
+
+A check has two halves:
+  probe(mg)       runs the student's code (mg is the loaded implementation) on inputs the
+                  check chooses, and returns what it observed as plain data: numbers, lists,
+                  dicts and strings, never the student's objects;
+  judge(observed) compares that data with the oracle and raises Failed with a message
+                  that shows expected and actual values, by node label.
+Keeping the two apart lets a grader run the probe in an isolated process and the judge in
+its own: the verdict is never decided by code the student wrote.
+"""
+
+import math
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import catalogue
+from ..impl import student_frame
+
+REGISTRY = {}
+
+
+class Failed(AssertionError):
+    """A check's verdict: the implementation is wrong, and the message says how.
+
+    kind: 'wrong' for a wrong value, 'not-implemented' for a TODO still raising,
+    'exception' for an error in the student's code.
+    """
+
+    def __init__(self, message, kind='wrong'):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Check:
+    checkpoint: str
+    name: str
+    title: str
+    probe: Callable
+    judge: Callable
+
+    @property
+    def id(self):
+        return f"{self.checkpoint}.{self.name}"
+
+
+def check(checkpoint, name, title):
+    """Register a probe; its judge follows as a function decorated with `@<probe>.judge`."""
+
+    def decorate(probe):
+        def set_judge(judge):
+            register(Check(checkpoint, name, title, probe, judge))
+            return judge
+        probe.judge = set_judge
+        return probe
+
+    return decorate
+
+
+def register(c):
+    if c.id in REGISTRY:
+        raise ValueError(f"check {c.id} is registered twice")
+    REGISTRY[c.id] = c
+    return c
+
+
+# --------------------------------------------------------------------------------
+# Observations: plain data only
+# --------------------------------------------------------------------------------
+
+def observe(x):
+    """A number the student's code produced, as a real float; anything else as a description.
+
+    Only int and float (and their subclasses, such as numpy's float64) count as numbers,
+    and their value is read with float's own method, so an object that claims to equal
+    everything, or overrides __float__, cannot pass as the right answer.
+    """
+    if isinstance(x, bool):
+        return {'not_a_number': 'bool', 'repr': repr(x)}
+    if isinstance(x, float):
+        return float.__float__(x)
+    if isinstance(x, int):
+        return int.__float__(x)
+    return {'not_a_number': type(x).__name__, 'repr': _short_repr(x)}
+
+
+def _short_repr(x):
+    try:
+        text = repr(x)
+    except Exception:  # noqa: BLE001 - a broken __repr__ is the student's, not ours
+        text = f'<{type(x).__name__} object>'
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def is_number(obs):
+    return isinstance(obs, float)
+
+
+def show(obs):
+    """An observed value as it appears in a message."""
+    if isinstance(obs, float):
+        if math.isfinite(obs) and obs == int(obs) and abs(obs) < 1e15:
+            return f"{obs:.1f}"
+        return f"{obs:.6g}"
+    if isinstance(obs, dict) and 'not_a_number' in obs:
+        return f"{obs['repr']} (a {obs['not_a_number']}, not a number)"
+    return repr(obs)
+
+
+# --------------------------------------------------------------------------------
+# Running a check
+# --------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    id: str
+    checkpoint: str
+    name: str
+    title: str
+    points: int          # earned
+    possible: int
+    passed: bool
+    message: str = ''    # why it failed; empty when it passed
+    error: str = ''      # 'not-implemented', 'exception', 'wrong' or 'import'
+
+
+def header(c):
+    cp = catalogue.by_id()[c.checkpoint]
+    return f"checkpoint {c.checkpoint} ({cp.lecture}): {c.title}"
+
+
+def run_probe(c, impl):
+    """Run the probe; return (observed, None) or (None, (error kind, message))."""
+    try:
+        return c.probe(impl), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - SystemExit from student code is a failure too
+        return None, exception_message(e, impl.path)
+
+
+def exception_message(e, folder):
+    filename, lineno = student_frame(e, folder)
+    where = ''
+    if filename:
+        where = f" (in {filename.rsplit('/', 1)[-1]}, line {lineno})"
+    if isinstance(e, NotImplementedError):
+        return 'not-implemented', f"not written yet{where}: {e}"
+    if isinstance(e, RecursionError):
+        return 'exception', (f"your code raised RecursionError{where}: the graph is deeper than "
+                             "Python's recursion limit, or a node refers back to itself")
+    detail = ''.join(traceback.format_exception_only(type(e), e)).strip()
+    return 'exception', f"your code raised {detail}{where}"
+
+
+def run_check(c, impl, points):
+    """Run one check against a loaded implementation; never raises for a wrong implementation."""
+    observed, error = run_probe(c, impl)
+    if error is None:
+        try:
+            c.judge(observed)
+        except Failed as f:
+            error = (f.kind, str(f))
+    if error is None:
+        return Result(c.id, c.checkpoint, c.name, c.title, points, points, True)
+    kind, message = error
+    return Result(c.id, c.checkpoint, c.name, c.title, 0, points, False,
+                  f"{header(c)}\n{message}", kind)

@@ -1,0 +1,281 @@
+"""Checks of the Value engine: each operation's _backward, backward(), reuse, more operations.
+
+Most of them are expression checks: an Expression (see oracle.py) is built with the
+student's Value, its gradients are computed by the student's code, and the judge compares
+every named node's data and grad with the oracle's.
+"""
+
+from ..oracle import Expression, close
+from .base import Failed, check, exception_message, observe, register, Check, show
+
+LECTURE_B = 6.8813735870195432  # the neuron's bias in the lecture: makes n = 0.8813735870...
+
+
+def expression_check(checkpoint, name, title, exprs, by_hand=None, seed=1.0):
+    """Register a check of the gradients of one or more expressions.
+
+    by_hand: None to call out.backward(); else the labels of the nodes whose _backward the
+    check calls itself, in this order, after setting out.grad = seed (as the lecture does
+    before backward() exists). A seed other than 1.0 shows whether _backward multiplies by
+    out.grad (the chain rule) or forgets it.
+    """
+    if isinstance(exprs, Expression):
+        exprs = [exprs]
+
+    def probe(mg):
+        return [_probe_expression(mg, e, by_hand, seed) for e in exprs]
+
+    def judge(observed):
+        problems = [_judge_expression(e, obs, by_hand, seed) for e, obs in zip(exprs, observed)]
+        problems = [p for p in problems if p]
+        if problems:
+            raise Failed('\n\n'.join(problems))
+
+    register(Check(checkpoint, name, title, probe, judge))
+
+
+def _probe_expression(mg, expr, by_hand, seed):
+    nodes = {}
+
+    def name(node, label):
+        node.label = label
+        nodes[label] = node
+        return node
+
+    try:
+        x = {label: name(mg.Value(v, label=label), label) for label, v in expr.inputs.items()}
+        out = name(expr.build(x, name), expr.output)
+        if by_hand is None:
+            out.backward()
+        else:
+            out.grad = seed
+            for label in by_hand:
+                nodes[label]._backward()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - reported as data, with the expression's text
+        kind, message = exception_message(e, mg.path)
+        return {'raised': message, 'kind': kind}
+    return {label: {'data': observe(n.data), 'grad': observe(n.grad)} for label, n in nodes.items()}
+
+
+def _how(expr, by_hand, seed):
+    if by_hand is None:
+        return f"{expr.text}, then {expr.output}.backward()"
+    calls = ', '.join(f"{label}._backward()" for label in by_hand)
+    return f"{expr.text}, with {expr.output}.grad = {seed:g}, then {calls}"
+
+
+def _judge_expression(expr, obs, by_hand, seed):
+    """A message listing every wrong node, or '' when all agree with the oracle."""
+    how = _how(expr, by_hand, seed)
+    if 'raised' in obs:
+        raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'])
+    values, grads = expr.gradients()
+    lines = []
+    wrong = False
+    for label, value in values.items():
+        got = obs.get(label, {})
+        want = seed * grads[label] if by_hand is not None else grads[label]
+        data, grad = got.get('data'), got.get('grad')
+        mark = ''
+        if not close(data, value):
+            mark = f"   <- data is {show(data)}, expected {show(value)}"
+        elif not close(grad, want, rel=1e-5, abs_tol=1e-6):
+            mark = '   <- wrong'
+        wrong = wrong or bool(mark)
+        lines.append(f"  {label:>14}  {show(value):>12}  {show(want):>12}  {show(grad):>12}{mark}")
+    if not wrong:
+        return ''
+    table = [f"  {'node':>14}  {'data':>12}  {'grad wanted':>12}  {'grad yours':>12}"] + lines
+    return f"after {how}:\n" + '\n'.join(table)
+
+
+# --------------------------------------------------------------------------------
+# The lecture's expressions
+# --------------------------------------------------------------------------------
+
+def _lecture_expression(x, name):
+    e = name(x['a'] * x['b'], 'e')
+    d = name(e + x['c'], 'd')
+    return d * x['f']
+
+
+LECTURE_EXPRESSION = Expression(
+    'L = (a*b + c) * f with a = 2, b = -3, c = 10, f = -2 (e = a*b, d = e + c)',
+    {'a': 2.0, 'b': -3.0, 'c': 10.0, 'f': -2.0}, _lecture_expression, output='L',
+    analytic={'L': 1.0, 'd': -2.0, 'f': 4.0, 'c': -2.0, 'e': -2.0, 'a': 6.0, 'b': -4.0})
+
+
+def _lecture_neuron(x, name):
+    x1w1 = name(x['x1'] * x['w1'], 'x1*w1')
+    x2w2 = name(x['x2'] * x['w2'], 'x2*w2')
+    s = name(x1w1 + x2w2, 'x1*w1 + x2*w2')
+    n = name(s + x['b'], 'n')
+    return n.tanh()
+
+
+LECTURE_NEURON = Expression(
+    'o = tanh(x1*w1 + x2*w2 + b) with x1 = 2, x2 = 0, w1 = -3, w2 = 1, b = 6.88137...',
+    {'x1': 2.0, 'x2': 0.0, 'w1': -3.0, 'w2': 1.0, 'b': LECTURE_B}, _lecture_neuron, output='o',
+    analytic={'o': 1.0, 'n': 0.5, 'b': 0.5, 'x1*w1 + x2*w2': 0.5, 'x1*w1': 0.5, 'x2*w2': 0.5,
+              'x1': -1.5, 'w1': 1.0, 'x2': 0.5, 'w2': 0.0})
+
+# --------------------------------------------------------------------------------
+# ops_backward: each operation's _backward, called by hand
+# --------------------------------------------------------------------------------
+
+expression_check(
+    'ops_backward', 'add', "_backward of + (d = e + c)",
+    Expression('d = e + c with e = -6, c = 10', {'e': -6.0, 'c': 10.0},
+               lambda x, name: x['e'] + x['c'], output='d'),
+    by_hand=['d'], seed=-2.0)
+
+expression_check(
+    'ops_backward', 'mul', "_backward of * (e = a * b)",
+    Expression('e = a * b with a = 2, b = -3', {'a': 2.0, 'b': -3.0},
+               lambda x, name: x['a'] * x['b'], output='e'),
+    by_hand=['e'], seed=-2.0)
+
+expression_check(
+    'ops_backward', 'tanh', "_backward of tanh (o = n.tanh())",
+    Expression('o = n.tanh() with n = 0.8813735870195432', {'n': 0.8813735870195432},
+               lambda x, name: x['n'].tanh(), output='o'),
+    by_hand=['o'], seed=2.0)
+
+expression_check(
+    'ops_backward', 'expression_by_hand', "the lecture's L = (a*b + c) * f, one _backward at a time",
+    LECTURE_EXPRESSION, by_hand=['L', 'd', 'e'])
+
+expression_check(
+    'ops_backward', 'neuron_by_hand', "the lecture's tanh neuron, one _backward at a time",
+    LECTURE_NEURON, by_hand=['o', 'n', 'x1*w1 + x2*w2', 'x1*w1', 'x2*w2'])
+
+# --------------------------------------------------------------------------------
+# backward: the whole graph in topological order
+# --------------------------------------------------------------------------------
+
+expression_check('backward', 'expression', "L.backward() on the lecture's L = (a*b + c) * f",
+                 LECTURE_EXPRESSION)
+
+expression_check('backward', 'neuron', "o.backward() on the lecture's tanh neuron", LECTURE_NEURON)
+
+
+def _diamond(x, name):
+    s = name(x['a'] * 2.0, 's')
+    p = name(s * 1.5, 'p')
+    q = name(s + 4.0, 'q')
+    return p * q
+
+
+expression_check(
+    'backward', 'diamond', "a diamond: s feeds both p and q, which meet again in out",
+    Expression('s = a * 2; p = s * 1.5; q = s + 4; out = p * q with a = 0.7',
+               {'a': 0.7}, _diamond))
+
+CHAIN_DEPTH = 500
+
+
+def _chain(x, name):
+    y = x['x']
+    for _ in range(CHAIN_DEPTH):
+        y = y * 1.001
+    return y
+
+
+expression_check(
+    'backward', 'deep_chain', f"a chain of {CHAIN_DEPTH} multiplications",
+    Expression(f'y = x, then y = y * 1.001 repeated {CHAIN_DEPTH} times, with x = 0.5',
+               {'x': 0.5}, _chain, output='y', analytic={'x': 1.001 ** CHAIN_DEPTH, 'y': 1.0}))
+
+# --------------------------------------------------------------------------------
+# reuse: a node used more than once
+# --------------------------------------------------------------------------------
+
+expression_check(
+    'reuse', 'a_plus_a', "b = a + a: a is used twice",
+    Expression('b = a + a with a = 3', {'a': 3.0}, lambda x, name: x['a'] + x['a'],
+               output='b', analytic={'a': 2.0, 'b': 1.0}))
+
+expression_check(
+    'reuse', 'a_times_a', "b = a * a: a is used twice",
+    Expression('b = a * a with a = 3', {'a': 3.0}, lambda x, name: x['a'] * x['a'],
+               output='b', analytic={'a': 6.0, 'b': 1.0}))
+
+
+def _shared(x, name):
+    d = name(x['a'] * x['b'], 'd')
+    e = name(x['a'] + x['b'], 'e')
+    return d * e
+
+
+expression_check(
+    'reuse', 'shared_node', "the lecture's f = (a*b) * (a+b): a and b each feed two nodes",
+    Expression('d = a * b; e = a + b; f = d * e with a = -2, b = 3',
+               {'a': -2.0, 'b': 3.0}, _shared, output='f',
+               analytic={'a': -3.0, 'b': -8.0, 'f': 1.0}))
+
+# --------------------------------------------------------------------------------
+# more_ops: exp, powers, log, relu by hand; the composite operations through backward()
+# --------------------------------------------------------------------------------
+
+
+def _one(text, inputs, build):
+    return Expression(text, inputs, build, output='out')
+
+
+expression_check(
+    'more_ops', 'exp', "_backward of exp",
+    _one('out = a.exp() with a = 0.5', {'a': 0.5}, lambda x, name: x['a'].exp()),
+    by_hand=['out'], seed=2.0)
+
+expression_check(
+    'more_ops', 'pow', "_backward of ** with a number exponent",
+    [_one('out = a ** 3 with a = 1.5', {'a': 1.5}, lambda x, name: x['a'] ** 3),
+     _one('out = a ** 0.5 with a = 2', {'a': 2.0}, lambda x, name: x['a'] ** 0.5),
+     _one('out = a ** -2 with a = 0.8', {'a': 0.8}, lambda x, name: x['a'] ** -2)],
+    by_hand=['out'], seed=2.0)
+
+expression_check(
+    'more_ops', 'log', "_backward of log",
+    _one('out = a.log() with a = 2.5', {'a': 2.5}, lambda x, name: x['a'].log()),
+    by_hand=['out'], seed=2.0)
+
+expression_check(
+    'more_ops', 'relu', "_backward of relu, on both sides of 0",
+    [_one('out = a.relu() with a = 1.5', {'a': 1.5}, lambda x, name: x['a'].relu()),
+     _one('out = a.relu() with a = -0.5', {'a': -0.5}, lambda x, name: x['a'].relu())],
+    by_hand=['out'], seed=2.0)
+
+expression_check(
+    'more_ops', 'sub_neg', "subtraction and negation (built from + and *)",
+    [_one('out = a - b with a = 5, b = 2', {'a': 5.0, 'b': 2.0}, lambda x, name: x['a'] - x['b']),
+     _one('out = -a with a = 1.5', {'a': 1.5}, lambda x, name: -x['a'])])
+
+expression_check(
+    'more_ops', 'div', "division (a / b = a * b**-1)",
+    _one('out = a / b with a = 3, b = -1.5', {'a': 3.0, 'b': -1.5},
+         lambda x, name: x['a'] / x['b']))
+
+expression_check(
+    'more_ops', 'numbers_either_side', "a plain number on either side of an operator, and sum()",
+    [_one('out = 2 * a with a = 1.5', {'a': 1.5}, lambda x, name: 2 * x['a']),
+     _one('out = 1 - a with a = 1.5', {'a': 1.5}, lambda x, name: 1 - x['a']),
+     _one('out = 1 + a with a = 1.5', {'a': 1.5}, lambda x, name: 1 + x['a']),
+     _one('out = 2 / a with a = 1.5', {'a': 1.5}, lambda x, name: 2 / x['a']),
+     _one('out = a / 2 + a - 1 with a = 1.5', {'a': 1.5}, lambda x, name: x['a'] / 2 + x['a'] - 1),
+     _one('out = sum([a, b, c]) with a = 1, b = 2, c = 3', {'a': 1.0, 'b': 2.0, 'c': 3.0},
+          lambda x, name: sum([x['a'], x['b'], x['c']]))])
+
+
+def _tanh_broken_up(x, name):
+    e = name((2 * x['n']).exp(), 'e')
+    return (e - 1) / (e + 1)
+
+
+expression_check(
+    'more_ops', 'tanh_broken_up', "tanh built from exp, - and /, agreeing with tanh",
+    [_one('out = n.tanh() with n = 0.8813735870195432', {'n': 0.8813735870195432},
+          lambda x, name: x['n'].tanh()),
+     _one('e = (2*n).exp(); out = (e - 1) / (e + 1) with n = 0.8813735870195432',
+          {'n': 0.8813735870195432}, _tanh_broken_up)])

@@ -1,0 +1,325 @@
+"""Checks of the network, its loss, its parameters and the training loop.
+
+The probes read the network's weights through the lecture's attribute names
+(model.layers, layer.neurons, neuron.w, neuron.b) and report them as floats; the judges
+recompute the forward pass, the loss, its gradient and gradient descent with floats.
+"""
+
+import random
+
+from .. import oracle
+from ..oracle import close
+from .base import Failed, check, observe, show
+
+# The lecture's tiny dataset, the grader's own copy.
+XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
+YS = [1.0, -1.0, -1.0, 1.0]
+SIZES = (3, [4, 4, 1])
+
+
+def neuron_params(n):
+    return [observe(w.data) for w in n.w] + [observe(n.b.data)]
+
+
+def weights_of(model):
+    """[layer][neuron] = [w1, ..., wn, b], as observed floats."""
+    return [[neuron_params(n) for n in layer.neurons] for layer in model.layers]
+
+
+def param_names(weights):
+    """The name of every parameter, in layer, neuron, weights-then-bias order."""
+    names = []
+    for i, layer in enumerate(weights):
+        for j, wb in enumerate(layer):
+            names += [f"layers[{i}].neurons[{j}].w[{k}]" for k in range(len(wb) - 1)]
+            names.append(f"layers[{i}].neurons[{j}].b")
+    return names
+
+
+def structural_parameters(model):
+    """(name, Value) for every parameter, found through model.layers, .neurons, .w and .b."""
+    shape = [[n.w + [n.b] for n in layer.neurons] for layer in model.layers]
+    return list(zip(param_names(shape), oracle.flatten(shape)))
+
+
+def output_of(v):
+    """A network output as a float, or a description when it is not a Value."""
+    if hasattr(v, 'data') and not isinstance(v, (list, tuple)):
+        return observe(v.data)
+    return {'not_a_number': type(v).__name__, 'repr': repr(v)[:60]}
+
+
+def _fail_rows(title, rows):
+    """rows: (what, expected, actual); Failed listing the ones that disagree."""
+    bad = [(w, e, a) for w, e, a in rows if not close(a, e, rel=1e-6, abs_tol=1e-9)]
+    if bad:
+        lines = [f"  {w}: expected {show(e)}, yours {show(a)}" for w, e, a in bad[:8]]
+        more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
+        raise Failed(f"{title}:\n" + '\n'.join(lines) + more)
+
+
+# --------------------------------------------------------------------------------
+# mlp: the forward passes
+# --------------------------------------------------------------------------------
+
+@check('mlp', 'neuron', "Neuron(3)(x) = tanh(w . x + b)")
+def neuron(mg):
+    random.seed(11)
+    results = []
+    for x in ([2.0, 3.0, -1.0], [0.5, -1.0, 0.25]):
+        n = mg.nn.Neuron(3)
+        out = n(x)
+        results.append({'x': x, 'wb': neuron_params(n), 'out': output_of(out),
+                        'from_values': output_of(n([mg.Value(xi) for xi in x]))})
+    return results
+
+
+@neuron.judge
+def _(obs):
+    rows = []
+    for r in obs:
+        want = oracle.neuron_forward(r['wb'], r['x'])
+        rows.append((f"Neuron(3)({r['x']})", want, r['out']))
+        rows.append((f"Neuron(3) on Values {r['x']}", want, r['from_values']))
+    _fail_rows("a tanh neuron's output, recomputed from its own w and b", rows)
+
+
+@check('mlp', 'activations', "Neuron(3, nonlin='relu') and Neuron(3, nonlin='linear')")
+def activations(mg):
+    results = []
+    for nonlin in ('relu', 'linear'):
+        for seed in (1, 2, 3, 4):
+            random.seed(seed)
+            n = mg.nn.Neuron(3, nonlin=nonlin)
+            x = [1.0, -2.0, 0.5]
+            results.append({'nonlin': nonlin, 'x': x, 'wb': neuron_params(n),
+                            'out': output_of(n(x))})
+    return results
+
+
+@activations.judge
+def _(obs):
+    rows = [(f"Neuron(3, nonlin={r['nonlin']!r}) with w, b = {[round(v, 3) for v in r['wb']]}",
+             oracle.neuron_forward(r['wb'], r['x'], r['nonlin']), r['out']) for r in obs]
+    _fail_rows("a neuron's output with each activation", rows)
+
+
+@check('mlp', 'layer', "Layer(3, 4)(x) is a list of 4 neuron outputs; Layer(3, 1)(x) one Value")
+def layer(mg):
+    random.seed(12)
+    x = [2.0, 3.0, -1.0]
+    layer4 = mg.nn.Layer(3, 4)
+    out4 = layer4(x)
+    layer1 = mg.nn.Layer(3, 1)
+    out1 = layer1(x)
+    return {
+        'x': x,
+        'wb4': [neuron_params(n) for n in layer4.neurons],
+        'out4': [output_of(o) for o in out4] if isinstance(out4, list) else output_of(out4),
+        'wb1': neuron_params(layer1.neurons[0]),
+        'out1': output_of(out1),
+    }
+
+
+@layer.judge
+def _(obs):
+    if not isinstance(obs['out4'], list) or len(obs['out4']) != 4:
+        raise Failed(f"Layer(3, 4)(x) should return a list of 4 Values, one per neuron; "
+                     f"yours returned {show(obs['out4'])}")
+    rows = [(f"Layer(3, 4)(x)[{j}]", oracle.neuron_forward(wb, obs['x']), out)
+            for j, (wb, out) in enumerate(zip(obs['wb4'], obs['out4']))]
+    rows.append(("Layer(3, 1)(x), a single Value", oracle.neuron_forward(obs['wb1'], obs['x']),
+                 obs['out1']))
+    _fail_rows("each neuron of a layer reads the same inputs x", rows)
+
+
+@check('mlp', 'mlp', "MLP(3, [4, 4, 1]) on the lecture's four inputs")
+def mlp(mg):
+    random.seed(13)
+    model = mg.nn.MLP(*SIZES)
+    outs = [output_of(model(x)) for x in XS]
+    return {'weights': weights_of(model), 'outs': outs}
+
+
+@mlp.judge
+def _(obs):
+    rows = [(f"MLP(3, [4, 4, 1])({x})", oracle.mlp_forward(obs['weights'], x), out)
+            for x, out in zip(XS, obs['outs'])]
+    _fail_rows("the network's output: each layer's outputs are the next layer's inputs", rows)
+
+
+# --------------------------------------------------------------------------------
+# loss
+# --------------------------------------------------------------------------------
+
+@check('loss', 'value', "mse_loss(model, xs, ys) on the lecture's dataset")
+def loss_value(mg):
+    random.seed(21)
+    model = mg.nn.MLP(*SIZES)
+    loss = mg.train.mse_loss(model, XS, YS)
+    return {'weights': weights_of(model), 'loss': output_of(loss)}
+
+
+@loss_value.judge
+def _(obs):
+    want = oracle.sse_loss(obs['weights'], XS, YS)
+    _fail_rows("the loss, the sum over the 4 examples of (prediction - target)**2",
+               [("mse_loss(model, xs, ys)", want, obs['loss'])])
+
+
+@check('loss', 'gradients', "loss.backward() gives every weight and bias its gradient")
+def loss_gradients(mg):
+    random.seed(22)
+    model = mg.nn.MLP(*SIZES)
+    loss = mg.train.mse_loss(model, XS, YS)
+    loss.backward()
+    return {'weights': weights_of(model),
+            'grads': [(name, observe(p.grad)) for name, p in structural_parameters(model)]}
+
+
+@loss_gradients.judge
+def _(obs):
+    want = oracle.loss_gradient(obs['weights'], XS, YS)
+    rows = [(f"{name}.grad", w, g) for (name, g), w in zip(obs['grads'], want)]
+    bad = [(n, w, g) for n, w, g in rows if not close(g, w, rel=1e-4, abs_tol=1e-6)]
+    if bad:
+        lines = [f"  {n}: expected {show(w)}, yours {show(g)}" for n, w, g in bad[:8]]
+        more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
+        raise Failed(f"gradients of the loss, {len(bad)} of {len(rows)} parameters wrong "
+                     "(expected values by central differences):\n" + '\n'.join(lines) + more)
+
+
+# --------------------------------------------------------------------------------
+# parameters
+# --------------------------------------------------------------------------------
+
+@check('parameters', 'count', "MLP(3, [4, 4, 1]).parameters() lists 41 distinct Values")
+def count(mg):
+    random.seed(31)
+    params = list(mg.nn.MLP(*SIZES).parameters())
+    return {'count': len(params), 'distinct': len({id(p) for p in params}),
+            'types': sorted({type(p).__name__ for p in params}),
+            'value_type': mg.Value.__name__,
+            'are_values': all(isinstance(p, mg.Value) for p in params)}
+
+
+@count.judge
+def _(obs):
+    if obs['count'] != 41:
+        raise Failed(f"MLP(3, [4, 4, 1]) has 4*(3+1) + 4*(4+1) + 1*(4+1) = 41 parameters; "
+                     f"parameters() returned {obs['count']}")
+    if not obs['are_values']:
+        raise Failed(f"parameters() should return the Value objects themselves; "
+                     f"it returned items of type {', '.join(obs['types'])}")
+    if obs['distinct'] != 41:
+        raise Failed(f"parameters() returned {41 - obs['distinct']} of the Values more than once")
+
+
+@check('parameters', 'order', "parameters() in layer, neuron, weights-then-bias order")
+def order(mg):
+    random.seed(32)
+    model = mg.nn.MLP(*SIZES)
+    names = {id(p): name for name, p in structural_parameters(model)}
+    return {'expected': [name for name, _ in structural_parameters(model)],
+            'got': [names.get(id(p), f"something else ({type(p).__name__})")
+                    for p in model.parameters()]}
+
+
+@order.judge
+def _(obs):
+    want, got = obs['expected'], obs['got']
+    for i, (w, g) in enumerate(zip(want, got)):
+        if w != g:
+            raise Failed(f"parameters()[{i}] should be {w}, but is {g}")
+    if len(got) != len(want):
+        raise Failed(f"parameters() should list {len(want)} Values; it lists {len(got)}")
+
+
+# --------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------
+
+@check('training', 'zero_grad', "model.zero_grad() sets every grad to 0.0 and keeps the data")
+def zero_grad(mg):
+    random.seed(41)
+    model = mg.nn.MLP(*SIZES)
+    params = structural_parameters(model)
+    before = [observe(p.data) for _, p in params]
+    for _, p in params:
+        p.grad = 1.5
+    model.zero_grad()
+    return {'before': before, 'data': [(n, observe(p.data)) for n, p in params],
+            'grad': [(n, observe(p.grad)) for n, p in params]}
+
+
+@zero_grad.judge
+def _(obs):
+    rows = [(f"{n}.grad", 0.0, g) for n, g in obs['grad']]
+    rows += [(f"{n}.data", b, d) for (n, d), b in zip(obs['data'], obs['before'])]
+    _fail_rows("after every grad was set to 1.5, zero_grad()", rows)
+
+
+def _train(mg, seed, steps, lr):
+    random.seed(seed)
+    model = mg.nn.MLP(*SIZES)
+    start = weights_of(model)
+    losses = mg.train.train(model, XS, YS, steps=steps, lr=lr)
+    return {'start': start, 'steps': steps, 'lr': lr,
+            'losses': [observe(v) for v in losses] if isinstance(losses, list) else observe(losses),
+            'end': weights_of(model)}
+
+
+def _judge_descent(obs):
+    losses, end = oracle.descend(obs['start'], XS, YS, obs['steps'], obs['lr'])
+    title = f"train(model, xs, ys, steps={obs['steps']}, lr={obs['lr']})"
+    if not isinstance(obs['losses'], list) or len(obs['losses']) != obs['steps']:
+        raise Failed(f"{title} should return the list of the {obs['steps']} losses, one per step; "
+                     f"it returned {show(obs['losses'])}")
+    rows = [(f"losses[{i}]", w, g) for i, (w, g) in enumerate(zip(losses, obs['losses']))]
+    names = param_names(obs['start'])
+    rows += [(f"{n}.data after training", w, g)
+             for n, w, g in zip(names, oracle.flatten(end), oracle.flatten(obs['end']))]
+    bad = [(n, w, g) for n, w, g in rows if not close(g, w, rel=1e-5, abs_tol=1e-7)]
+    if bad:
+        lines = [f"  {n}: expected {show(w)}, yours {show(g)}" for n, w, g in bad[:8]]
+        more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
+        raise Failed(f"{title}, compared with gradient descent computed by the grader:\n"
+                     + '\n'.join(lines) + more)
+
+
+@check('training', 'one_step', "one step of gradient descent: p.data -= lr * p.grad")
+def one_step(mg):
+    return _train(mg, seed=51, steps=1, lr=0.1)
+
+
+one_step.judge(_judge_descent)
+
+
+@check('training', 'two_steps', "two steps: the second starts from zeroed gradients")
+def two_steps(mg):
+    return _train(mg, seed=52, steps=2, lr=0.1)
+
+
+two_steps.judge(_judge_descent)
+
+CONVERGE_SEEDS = (0, 1, 2)
+CONVERGE_STEPS = 100
+CONVERGE_LR = 0.1
+
+
+@check('training', 'converges',
+       f"training MLP(3, [4, 4, 1]) for {CONVERGE_STEPS} steps brings the loss below 0.01")
+def converges(mg):
+    return [_train(mg, seed, CONVERGE_STEPS, CONVERGE_LR) for seed in CONVERGE_SEEDS]
+
+
+@converges.judge
+def _(obs):
+    for run, seed in zip(obs, CONVERGE_SEEDS):
+        final = oracle.sse_loss(run['end'], XS, YS) if all(
+            isinstance(v, float) for v in oracle.flatten(run['end'])) else float('nan')
+        if not final < 0.01:
+            first = run['losses'][0] if isinstance(run['losses'], list) and run['losses'] else None
+            raise Failed(f"with random.seed({seed}), after train(model, xs, ys, steps={run['steps']}, "
+                         f"lr={run['lr']}) the loss (recomputed by the grader from your weights) is "
+                         f"{show(final)}; it should be below 0.01 (the first loss was {show(first)})")

@@ -1,0 +1,8 @@
+"""Where the course's folders are, relative to this checkout."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOLUTIONS = ROOT / 'solutions'
+SKELETON = ROOT / 'micrograd_skeleton'
+CATALOGUE = Path(__file__).resolve().parent / 'checkpoints.toml'

@@ -1,0 +1,122 @@
+"""The battery as pytest tests: one test item per graded check, grouped by checkpoint.
+
+pytest collects the checkpoint catalogue (checkpoints.toml) itself: each checkpoint becomes a
+group whose id is also a marker, each of its checks a test. So
+
+    pytest                          grades micrograd_skeleton/ and ends with the score
+    pytest --impl solutions         grades another copy (the solutions, a submission)
+    pytest -m reuse                 runs one checkpoint alone
+    pytest -k "backward and diamond"
+
+The test ids read grader/mgcourse/checkpoints.toml::CHECKPOINT::CHECK.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from . import battery, catalogue, paths
+
+RESULTS = pytest.StashKey[list]()
+LOADED = pytest.StashKey[battery.Loaded]()
+TIMEOUT = 60  # seconds per check, with pytest-timeout: an endless loop costs one check
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup('micrograd course')
+    group.addoption('--impl', metavar='PATH', default=None,
+                    help='the implementation folder to grade (default: micrograd_skeleton/)')
+
+
+def pytest_configure(config):
+    for cp in catalogue.load():
+        config.addinivalue_line('markers', f"{cp.id}: checkpoint '{cp.title}' ({cp.lecture})")
+    config.stash[RESULTS] = []
+
+
+def impl_path(config):
+    given = config.getoption('--impl')
+    if given is None:
+        return paths.SKELETON
+    return (Path(config.invocation_params.dir) / given).resolve()
+
+
+def loaded(config):
+    if LOADED not in config.stash:
+        config.stash[LOADED] = battery.Loaded(impl_path(config))
+    return config.stash[LOADED]
+
+
+def pytest_report_header(config):
+    if config.rootpath == paths.ROOT:
+        return f"micrograd course: grading {impl_path(config)}"
+    return None
+
+
+def pytest_collect_file(file_path, parent):
+    if Path(file_path).resolve() == paths.CATALOGUE:
+        return CatalogueFile.from_parent(parent, path=Path(file_path))
+    return None
+
+
+class CatalogueFile(pytest.File):
+    def collect(self):
+        for cp in catalogue.load():
+            yield CheckpointGroup.from_parent(self, name=cp.id, checkpoint=cp)
+
+
+class CheckpointGroup(pytest.Collector):
+    def __init__(self, *, checkpoint, **kwargs):
+        super().__init__(**kwargs)
+        self.checkpoint = checkpoint
+        self.add_marker(checkpoint.id)
+
+    def collect(self):
+        timed = self.config.pluginmanager.hasplugin('timeout')
+        for entry in self.checkpoint.checks:
+            item = CheckItem.from_parent(self, name=entry.name, entry=entry)
+            if timed:
+                item.add_marker(pytest.mark.timeout(TIMEOUT))
+            yield item
+
+
+class CheckFailure(Exception):
+    def __init__(self, result):
+        super().__init__(result.message)
+        self.result = result
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, entry, **kwargs):
+        super().__init__(**kwargs)
+        self.entry = entry
+
+    def runtest(self):
+        result = battery.run_one(self.entry, loaded(self.config))
+        self.config.stash[RESULTS].append(result)
+        if not result.passed:
+            raise CheckFailure(result)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailure):
+            return excinfo.value.result.message
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        points = 'point' if self.entry.points == 1 else 'points'
+        return self.path, None, f"{self.entry.id} ({self.entry.points} {points})"
+
+
+def pytest_unconfigure(config):
+    """The score, after pytest's own summary, so it is the last thing the student reads."""
+    results = config.stash.get(RESULTS, [])
+    tr = config.pluginmanager.get_plugin('terminalreporter')
+    if not results or tr is None:
+        return
+    tr.write_sep('=', 'micrograd course: score')
+    tr.write_line(f"graded: {impl_path(config)}")
+    error = loaded(config).error
+    if error is not None:
+        tr.write_line(f"Fix this first, the package does not import: {error.message}", red=True)
+    for line in battery.score_lines(results):
+        tr.write_line(line, bold=line.startswith('Score'))
