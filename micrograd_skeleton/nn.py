@@ -93,10 +93,11 @@ class MLP(Module):
 
     def __call__(self, x):
         """The network's output for inputs x: each layer feeds the next."""
-        # TODO (checkpoint mlp): chain the layers. The outputs of one layer are the.
-        # inputs of the next; the last layer's output is the network's.
+        # TODO (checkpoint mlp): chain the layers.
+        # The outputs of one layer are the inputs of the next; the last layer's
+        # output is the network's.
         raise NotImplementedError(
-            'checkpoint mlp (01:43:55 in the lecture): chain the layers. The outputs of one layer are the')
+            'checkpoint mlp (01:43:55 in the lecture): chain the layers')
 
     def parameters(self):
         # TODO (checkpoint parameters): the parameters of every layer, first layer first.

@@ -183,6 +183,13 @@ class Value:
                 for child in node._prev:
                     stack.append((child, False))
 
+        # The grads of the nodes computed inside the graph belong to this one pass, so
+        # they start again from 0. The inputs (leaves, such as a network's parameters)
+        # keep adding up over calls, as in PyTorch, until zero_grad() clears them.
+        for node in topo:
+            if node._prev:
+                node.grad = 0.0
+
         # d(self)/d(self) = 1: the seed the chain rule starts from.
         self.grad = 1.0
         for node in reversed(topo):

@@ -108,8 +108,9 @@ class MLP(Module):
     def __call__(self, x):
         """The network's output for inputs x: each layer feeds the next."""
         ### BEGIN SOLUTION
-        # checkpoint mlp: chain the layers. The outputs of one layer are the
-        # inputs of the next; the last layer's output is the network's.
+        # checkpoint mlp: chain the layers.
+        # The outputs of one layer are the inputs of the next; the last layer's
+        # output is the network's.
         for layer in self.layers:
             x = layer(x)
         return x
