@@ -4,7 +4,7 @@ pytest collects the checkpoint catalogue (checkpoints.toml) itself: each checkpo
 group whose id is also a marker, each of its checks a test. So
 
     pytest                          grades micrograd_skeleton/ and ends with the score
-    pytest --impl solutions         grades another copy (the solutions, a submission)
+    pytest --impl=solutions         grades another copy (the solutions, a submission)
     pytest -m reuse                 runs one checkpoint alone
     pytest -k "backward and diamond"
 
@@ -25,10 +25,17 @@ TIMEOUT = 60  # seconds per check, with pytest-timeout: an endless loop costs on
 def pytest_addoption(parser):
     group = parser.getgroup('micrograd course')
     group.addoption('--impl', metavar='PATH', default=None,
-                    help='the implementation folder to grade (default: micrograd_skeleton/)')
+                    help='the implementation folder to grade (default: micrograd_skeleton/); '
+                         'write it as --impl=PATH')
 
 
 def pytest_configure(config):
+    if '--impl' in config.invocation_params.args and config.rootpath != paths.ROOT:
+        # pytest picks its root folder before it knows plugin options, so in `--impl PATH`
+        # it took PATH for a test path, and would collect the wrong files.
+        raise pytest.UsageError(
+            f"pytest read the folder after --impl as a test path (it chose {config.rootpath} as "
+            "its root). Write it with an equals sign: --impl=PATH")
     for cp in catalogue.load():
         config.addinivalue_line('markers', f"{cp.id}: checkpoint '{cp.title}' ({cp.lecture})")
     config.stash[RESULTS] = []
@@ -99,7 +106,10 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailure):
-            return excinfo.value.result.message
+            result = excinfo.value.result
+            if result.error == 'import' and self.config.stash[RESULTS][0] is not result:
+                return "not run: the package does not import (see the first failure)"
+            return result.message
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -10,7 +10,6 @@ Keeping the two apart lets a grader run the probe in an isolated process and the
 its own: the verdict is never decided by code the student wrote.
 """
 
-import math
 import traceback
 from dataclasses import dataclass
 from typing import Callable
@@ -101,9 +100,8 @@ def is_number(obs):
 def show(obs):
     """An observed value as it appears in a message."""
     if isinstance(obs, float):
-        if math.isfinite(obs) and obs == int(obs) and abs(obs) < 1e15:
-            return f"{obs:.1f}"
-        return f"{obs:.6g}"
+        text = f"{obs:.6g}"
+        return text if any(c in text for c in '.einf') else text + '.0'  # 1 -> 1.0
     if isinstance(obs, dict) and 'not_a_number' in obs:
         return f"{obs['repr']} (a {obs['not_a_number']}, not a number)"
     return repr(obs)
