@@ -1,0 +1,116 @@
+"""The skeleton is generated from the solutions, and says what to do."""
+
+import re
+
+import pytest
+
+from mgcourse import catalogue, cli, paths, skeleton
+from mgcourse.impl import load
+
+CHECKPOINTS = catalogue.by_id()
+
+
+def test_the_committed_skeleton_is_what_the_generator_makes_now():
+    assert skeleton.drift() == [], (
+        "micrograd_skeleton/ is out of date: run `mgcourse skeleton` and commit the result")
+
+
+def test_the_check_command_reports_drift(tmp_path, capsys):
+    skeleton.write(tmp_path)
+    assert skeleton.drift(tmp_path) == []
+    (tmp_path / 'nn.py').write_text('# edited by hand\n')
+    (tmp_path / 'extra.py').write_text('')
+    assert skeleton.drift(tmp_path) == ['extra.py', 'nn.py']
+    assert cli.main(['skeleton', '--check']) == 0
+    assert 'matches' in capsys.readouterr().out
+
+
+def test_every_solution_region_becomes_a_todo_naming_its_checkpoint():
+    for path in sorted(paths.SOLUTIONS.glob('*.py')):
+        source = path.read_text()
+        generated = (paths.SKELETON / path.name).read_text()
+        assert '### BEGIN SOLUTION' not in generated and '### END SOLUTION' not in generated
+        regions = source.count('### BEGIN SOLUTION')
+        todos = re.findall(r"# TODO \(checkpoint (\w+)\): (.+)\.", generated)
+        raises = re.findall(r"raise NotImplementedError\(\n\s+(['\"])checkpoint (\w+) "
+                            r"\((\d\d:\d\d:\d\d) in the lecture\): (.+)\1\)", generated)
+        assert len(todos) == len(raises) == regions, path.name
+        for (cp, task), (_, cp2, time, task2) in zip(todos, raises):
+            assert cp == cp2 and task == task2
+            assert CHECKPOINTS[cp].time == time
+
+
+def todo_functions():
+    """(class, function) of every TODO in the skeleton."""
+    found = set()
+    for path in paths.SKELETON.glob('*.py'):
+        cls = None
+        func = None
+        for line in path.read_text().splitlines():
+            if line.startswith('class '):
+                cls = line.split()[1].split('(')[0].rstrip(':')
+            elif line.startswith('def '):
+                cls, func = None, line.split()[1].split('(')[0]
+            elif line.startswith('    def '):
+                func = line.split()[1].split('(')[0]
+            if '# TODO (checkpoint' in line:
+                found.add((cls, func))
+    return found
+
+
+def test_the_todos_are_exactly_what_the_course_asks_students_to_write():
+    assert todo_functions() == {
+        ('Value', '__add__'), ('Value', '__mul__'), ('Value', '__pow__'), ('Value', 'tanh'),
+        ('Value', 'exp'), ('Value', 'log'), ('Value', 'relu'), ('Value', 'backward'),
+        ('Module', 'zero_grad'),
+        ('Neuron', '__call__'), ('Layer', '__call__'), ('MLP', '__call__'),
+        ('Neuron', 'parameters'), ('Layer', 'parameters'), ('MLP', 'parameters'),
+        (None, 'mse_loss'), (None, 'train'),
+    }
+
+
+def test_the_skeleton_keeps_the_forward_arithmetic():
+    mg = load(paths.SKELETON)
+    a, b = mg.Value(2.0), mg.Value(-3.0)
+    assert (a * b + 10).data == 4.0
+    assert (a / b).data == pytest.approx(-2 / 3)
+    assert (a ** 2 - 1).data == 3.0
+    assert a.tanh().data == pytest.approx(0.9640275800758169)
+    assert mg.nn.MLP(3, [4, 4, 1]).layers[1].neurons[3].w[3].data != 0
+    with pytest.raises(NotImplementedError, match=r"^checkpoint backward \(01:17:32 in the lecture\)"):
+        (a * b).backward()
+
+
+def test_a_region_must_name_a_known_checkpoint():
+    text = "def f():\n    ### BEGIN SOLUTION\n    # checkpoint nowhere: do it\n    return 1\n    ### END SOLUTION\n"
+    with pytest.raises(skeleton.SkeletonError, match="'nowhere' is not in checkpoints.toml"):
+        skeleton.render(text, 'x.py')
+    with pytest.raises(skeleton.SkeletonError, match="x.py:3: a solution region must open with"):
+        skeleton.render(text.replace('# checkpoint nowhere: do it', 'pass'), 'x.py')
+
+
+@pytest.mark.parametrize('text, error', [
+    ("### BEGIN SOLUTION\n# checkpoint reuse: x\n", "is never closed"),
+    ("### END SOLUTION\n", "without ### BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+])
+def test_unbalanced_markers_are_errors(text, error):
+    with pytest.raises(skeleton.SkeletonError, match=error):
+        skeleton.render(text, 'x.py')
+
+
+def test_a_stub_keeps_the_first_paragraph_of_the_explanation():
+    text = ("    def f(self):\n"
+            "        ### BEGIN SOLUTION\n"
+            "        # checkpoint reuse: add the shares.\n"
+            "        # Each use sends a share.\n"
+            "        #\n"
+            "        # How the reference does it, not for students.\n"
+            "        return 1\n"
+            "        ### END SOLUTION\n")
+    assert skeleton.render(text) == (
+        "    def f(self):\n"
+        "        # TODO (checkpoint reuse): add the shares.\n"
+        "        # Each use sends a share.\n"
+        "        raise NotImplementedError(\n"
+        "            'checkpoint reuse (01:22:28 in the lecture): add the shares')\n")
