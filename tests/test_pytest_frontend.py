@@ -48,7 +48,7 @@ def test_one_checkpoint_runs_alone(how):
 
 def test_a_check_runs_alone_by_its_id():
     code, out = pytest_at_root('--impl', 'solutions',
-                               'grader/mgcourse/checkpoints.toml::backward::diamond')
+                               'grader/mgcourse/checkpoints.toml::reuse::diamond')
     assert code == 0, out
     assert "1 passed" in out
 

@@ -5,6 +5,7 @@ student's Value, its gradients are computed by the student's code, and the judge
 every named node's data and grad with the oracle's.
 """
 
+from .. import diagnosis
 from ..oracle import Expression, close
 from .base import Failed, check, exception_message, observe, register, Check, show
 
@@ -26,10 +27,14 @@ def expression_check(checkpoint, name, title, exprs, by_hand=None, seed=1.0):
         return [_probe_expression(mg, e, by_hand, seed) for e in exprs]
 
     def judge(observed):
-        problems = [_judge_expression(e, obs, by_hand, seed) for e, obs in zip(exprs, observed)]
-        problems = [p for p in problems if p]
-        if problems:
-            raise Failed('\n\n'.join(problems))
+        messages, diagnoses = [], []
+        for e, obs in zip(exprs, observed):
+            message, found = _judge_expression(e, obs, by_hand, seed)
+            if message:
+                messages.append(message)
+                diagnoses += found
+        if messages:
+            raise Failed('\n\n'.join(messages), diagnoses=diagnoses)
 
     register(Check(checkpoint, name, title, probe, judge))
 
@@ -67,28 +72,38 @@ def _how(expr, by_hand, seed):
 
 
 def _judge_expression(expr, obs, by_hand, seed):
-    """A message listing every wrong node, or '' when all agree with the oracle."""
+    """(message listing every wrong node, diagnoses), or ('', []) when all agree with the oracle."""
     how = _how(expr, by_hand, seed)
     if 'raised' in obs:
-        raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'])
+        raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'],
+                     diagnosis.for_exception(obs['raised']))
     values, grads = expr.gradients()
-    lines = []
-    wrong = False
-    for label, value in values.items():
+    uses = expr.uses()
+    scale = 1.0 if by_hand is None else seed
+    lines, rows = [], []
+    data_wrong = False
+    for index, (label, value) in enumerate(values.items()):
         got = obs.get(label, {})
-        want = seed * grads[label] if by_hand is not None else grads[label]
+        want = scale * grads[label]
         data, grad = got.get('data'), got.get('grad')
+        row = diagnosis.Row(label, want, grad, uses[label], index)
+        rows.append(row)
         mark = ''
         if not close(data, value):
             mark = f"   <- data is {show(data)}, expected {show(value)}"
-        elif not close(grad, want, rel=1e-5, abs_tol=1e-6):
+            data_wrong = True
+        elif row.wrong:
             mark = '   <- wrong'
-        wrong = wrong or bool(mark)
         lines.append(f"  {label:>14}  {show(value):>12}  {show(want):>12}  {show(grad):>12}{mark}")
-    if not wrong:
-        return ''
+    if not data_wrong and not any(r.wrong for r in rows):
+        return '', []
     table = [f"  {'node':>14}  {'data':>12}  {'grad wanted':>12}  {'grad yours':>12}"] + lines
-    return f"after {how}:\n" + '\n'.join(table)
+    found = []
+    if not data_wrong:
+        predicted = {d: f(values, scale) for d, f in expr.likely.items()}
+        found = diagnosis.for_gradients(rows, expr.output, None if by_hand is None else seed,
+                                        predicted, expr.shares())
+    return f"after {how}:\n" + '\n'.join(table), found
 
 
 # --------------------------------------------------------------------------------
@@ -134,13 +149,15 @@ expression_check(
 expression_check(
     'ops_backward', 'mul', "_backward of * (e = a * b)",
     Expression('e = a * b with a = 2, b = -3', {'a': 2.0, 'b': -3.0},
-               lambda x, name: x['a'] * x['b'], output='e'),
+               lambda x, name: x['a'] * x['b'], output='e',
+               likely={'mul-own-data': lambda v, s: {'a': v['a'] * s, 'b': v['b'] * s}}),
     by_hand=['e'], seed=-2.0)
 
 expression_check(
     'ops_backward', 'tanh', "_backward of tanh (o = n.tanh())",
     Expression('o = n.tanh() with n = 0.8813735870195432', {'n': 0.8813735870195432},
-               lambda x, name: x['n'].tanh(), output='o'),
+               lambda x, name: x['n'].tanh(), output='o',
+               likely={'tanh-input': lambda v, s: {'n': (1 - v['n'] ** 2) * s}}),
     by_hand=['o'], seed=2.0)
 
 expression_check(
@@ -168,10 +185,55 @@ def _diamond(x, name):
     return p * q
 
 
-expression_check(
-    'backward', 'diamond', "a diamond: s feeds both p and q, which meet again in out",
-    Expression('s = a * 2; p = s * 1.5; q = s + 4; out = p * q with a = 0.7',
-               {'a': 0.7}, _diamond))
+DIAMOND = Expression('s = a * 2; p = s * 1.5; q = s + 4; out = p * q with a = 0.7',
+                     {'a': 0.7}, _diamond)
+# Who uses whom in the diamond, for the order of the _backward calls.
+DIAMOND_USERS = {'s': ['p', 'q'], 'p': ['out'], 'q': ['out'], 'out': []}
+
+
+@check('backward', 'topological', "backward() calls each node's _backward once, output first")
+def topological(mg):
+    """Watch the _backward calls themselves, so this check does not depend on += (checkpoint reuse)."""
+    calls = []
+    nodes = {}
+
+    def name(node, label):
+        nodes[label] = node
+        return node
+
+    x = {'a': mg.Value(0.7, label='a')}
+    name(DIAMOND.build(x, name), 'out')
+    for label, node in nodes.items():
+        node._backward = _recording(node._backward, label, calls)
+    nodes['out'].backward()
+    return {'calls': calls}
+
+
+def _recording(backward, label, calls):
+    def wrapper():
+        calls.append(label)
+        return backward()
+    return wrapper
+
+
+@topological.judge
+def _(obs):
+    calls = obs['calls']
+    how = (f"in the diamond {DIAMOND.text} (s is used by p and by q), out.backward() called "
+           f"_backward of: {', '.join(calls) or 'none of them'}")
+    for label in DIAMOND_USERS:
+        n = calls.count(label)
+        if n == 0:
+            raise Failed(f"{how}.\n{label}._backward was never called.", diagnoses=['missed-node'])
+        if n > 1:
+            raise Failed(f"{how}.\n{label}._backward ran {n} times.", diagnoses=['ran-twice'])
+    for label, users in DIAMOND_USERS.items():
+        for user in users:
+            if calls.index(user) > calls.index(label):
+                raise Failed(f"{how}.\n{label}._backward ran before {user}._backward, so {label} "
+                             f"had not yet received its gradient from {user}.",
+                             diagnoses=['order'])
+
 
 CHAIN_DEPTH = 500
 
@@ -203,6 +265,14 @@ expression_check(
                output='b', analytic={'a': 6.0, 'b': 1.0}))
 
 
+expression_check('reuse', 'diamond', "the diamond: s feeds both p and q", DIAMOND)
+
+expression_check(
+    'reuse', 'tanh_twice', "o = a.tanh() + a.tanh(): a feeds two tanh nodes",
+    Expression('o = a.tanh() + a.tanh() with a = 0.5', {'a': 0.5},
+               lambda x, name: x['a'].tanh() + x['a'].tanh(), output='o'))
+
+
 def _shared(x, name):
     d = name(x['a'] * x['b'], 'd')
     e = name(x['a'] + x['b'], 'e')
@@ -220,20 +290,26 @@ expression_check(
 # --------------------------------------------------------------------------------
 
 
-def _one(text, inputs, build):
-    return Expression(text, inputs, build, output='out')
+def _one(text, inputs, build, likely=None):
+    return Expression(text, inputs, build, output='out', likely=likely or {})
+
+
+def _power(n, a):
+    return _one(f'out = a ** {n} with a = {a:g}', {'a': a}, lambda x, name: x['a'] ** n, likely={
+        'pow-n-minus-1': lambda v, s: {'a': n * v['a'] ** n * s},
+        'pow-factor': lambda v, s: {'a': v['a'] ** (n - 1) * s},
+    })
 
 
 expression_check(
     'more_ops', 'exp', "_backward of exp",
-    _one('out = a.exp() with a = 0.5', {'a': 0.5}, lambda x, name: x['a'].exp()),
+    _one('out = a.exp() with a = 0.5', {'a': 0.5}, lambda x, name: x['a'].exp(),
+         likely={'exp-input': lambda v, s: {'a': v['a'] * s}}),
     by_hand=['out'], seed=2.0)
 
 expression_check(
     'more_ops', 'pow', "_backward of ** with a number exponent",
-    [_one('out = a ** 3 with a = 1.5', {'a': 1.5}, lambda x, name: x['a'] ** 3),
-     _one('out = a ** 0.5 with a = 2', {'a': 2.0}, lambda x, name: x['a'] ** 0.5),
-     _one('out = a ** -2 with a = 0.8', {'a': 0.8}, lambda x, name: x['a'] ** -2)],
+    [_power(3, 1.5), _power(0.5, 3.0), _power(-2, 0.8)],
     by_hand=['out'], seed=2.0)
 
 expression_check(
@@ -244,7 +320,8 @@ expression_check(
 expression_check(
     'more_ops', 'relu', "_backward of relu, on both sides of 0",
     [_one('out = a.relu() with a = 1.5', {'a': 1.5}, lambda x, name: x['a'].relu()),
-     _one('out = a.relu() with a = -0.5', {'a': -0.5}, lambda x, name: x['a'].relu())],
+     _one('out = a.relu() with a = -0.5', {'a': -0.5}, lambda x, name: x['a'].relu(),
+          likely={'relu-negative': lambda v, s: {'a': s}})],
     by_hand=['out'], seed=2.0)
 
 expression_check(
@@ -266,6 +343,18 @@ expression_check(
      _one('out = a / 2 + a - 1 with a = 1.5', {'a': 1.5}, lambda x, name: x['a'] / 2 + x['a'] - 1),
      _one('out = sum([a, b, c]) with a = 1, b = 2, c = 3', {'a': 1.0, 'b': 2.0, 'c': 3.0},
           lambda x, name: sum([x['a'], x['b'], x['c']]))])
+
+
+expression_check(
+    'more_ops', 'accumulate', "exp, ** , log and relu each add into .grad (+=)",
+    [_one('out = a.exp() + a.exp() with a = 0.5', {'a': 0.5},
+          lambda x, name: x['a'].exp() + x['a'].exp()),
+     _one('out = a ** 3 + a ** 3 with a = 1.5', {'a': 1.5},
+          lambda x, name: x['a'] ** 3 + x['a'] ** 3),
+     _one('out = a.log() + a.log() with a = 2.5', {'a': 2.5},
+          lambda x, name: x['a'].log() + x['a'].log()),
+     _one('out = a.relu() + a.relu() with a = 1.5', {'a': 1.5},
+          lambda x, name: x['a'].relu() + x['a'].relu())])
 
 
 def _tanh_broken_up(x, name):
