@@ -12,32 +12,49 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
-class F:
-    """A plain float with the methods of Value, for the oracle's forward passes."""
+def _val(x):
+    """The float value of an operand; an F also counts one more use.
 
-    __slots__ = ('v',)
+    An F can be nudged in one of its uses only (`bump` added in use number `bump_use`), so
+    the oracle can tell how much each use of a reused node contributes to its gradient.
+    """
+    if isinstance(x, F):
+        v = x.v + (x.bump if x.uses == x.bump_use else 0.0)
+        x.uses += 1
+        return v
+    return float(x)
+
+
+class F:
+    """A plain float with the methods of Value, for the oracle's forward passes.
+
+    It also counts how many operations use it, so a check knows which nodes are reused.
+    """
+
+    __slots__ = ('v', 'uses', 'bump', 'bump_use')
 
     def __init__(self, v):
         self.v = float(v)
+        self.uses = 0
+        self.bump = 0.0
+        self.bump_use = None
 
-    @staticmethod
-    def _v(other):
-        return other.v if isinstance(other, F) else float(other)
-
-    def __add__(self, o): return F(self.v + self._v(o))
-    def __radd__(self, o): return F(self._v(o) + self.v)
-    def __sub__(self, o): return F(self.v - self._v(o))
-    def __rsub__(self, o): return F(self._v(o) - self.v)
-    def __mul__(self, o): return F(self.v * self._v(o))
-    def __rmul__(self, o): return F(self._v(o) * self.v)
-    def __truediv__(self, o): return F(self.v / self._v(o))
-    def __rtruediv__(self, o): return F(self._v(o) / self.v)
-    def __pow__(self, n): return F(self.v ** n)
-    def __neg__(self): return F(-self.v)
-    def tanh(self): return F(math.tanh(self.v))
-    def exp(self): return F(math.exp(self.v))
-    def log(self): return F(math.log(self.v))
-    def relu(self): return F(self.v if self.v > 0 else 0.0)
+    def __add__(self, o): return F(_val(self) + _val(o))
+    def __radd__(self, o): return F(_val(o) + _val(self))
+    def __sub__(self, o): return F(_val(self) - _val(o))
+    def __rsub__(self, o): return F(_val(o) - _val(self))
+    def __mul__(self, o): return F(_val(self) * _val(o))
+    def __rmul__(self, o): return F(_val(o) * _val(self))
+    def __truediv__(self, o): return F(_val(self) / _val(o))
+    def __rtruediv__(self, o): return F(_val(o) / _val(self))
+    def __pow__(self, n): return F(_val(self) ** n)
+    def __neg__(self): return F(-_val(self))
+    def tanh(self): return F(math.tanh(_val(self)))
+    def exp(self): return F(math.exp(_val(self)))
+    def log(self): return F(math.log(_val(self)))
+    def relu(self):
+        v = _val(self)
+        return F(v if v > 0 else 0.0)
 
 
 @dataclass
@@ -52,22 +69,47 @@ class Expression:
     build: Callable
     output: str = 'out'        # the output's label
     analytic: dict = field(default_factory=dict)  # label -> exact gradient, where known
+    # diagnosis id -> f(values, seed) giving {label: gradient} as that mistake would make them
+    likely: dict = field(default_factory=dict)
 
     def forward(self, target=None, h=0.0):
         """Output value and every named node's value, with node `target` nudged by h."""
-        values = {}
+        out, nodes = self._run(target, h)
+        return out.v, {label: node.v for label, node in nodes.items()}
+
+    def _run(self, target=None, h=0.0, use=None):
+        nodes = {}
 
         def name(node, label):
             if label == target:
-                node = F(node.v + h)
-            values[label] = node.v
+                if use is None:
+                    node = F(node.v + h)
+                else:
+                    node.bump, node.bump_use = h, use
+            nodes[label] = node
             return node
 
         x = {}
         for label, v in self.inputs.items():
             x[label] = name(F(v), label)
         out = name(self.build(x, name), self.output)
-        return out.v, values
+        return out, nodes
+
+    def uses(self):
+        """How many operations use each named node."""
+        _, nodes = self._run()
+        return {label: node.uses for label, node in nodes.items()}
+
+    def shares(self):
+        """For each node used more than once: the part of its gradient that each use sends."""
+        out = {}
+        for label, n in self.uses().items():
+            if n > 1:
+                v = self._run()[1][label].v
+                h = 1e-5 * max(1.0, abs(v))
+                out[label] = [(self._run(label, h, k)[0].v - self._run(label, -h, k)[0].v) / (2 * h)
+                              for k in range(n)]
+        return out
 
     def gradients(self):
         """d(output)/d(node) for every named node, by central differences."""
@@ -146,11 +188,18 @@ def loss_gradient(weights, xs, ys):
     return grads
 
 
-def descend(weights, xs, ys, steps, lr):
-    """Plain gradient descent as the lecture does it; returns (losses, final weights)."""
+def descend(weights, xs, ys, steps, lr, zero_grad=True, direction=-1.0):
+    """Gradient descent as the lecture does it; returns (losses, final weights).
+
+    zero_grad=False and direction=+1.0 give what two classic mistakes would give: gradients
+    that pile up over the steps, and an update that climbs the gradient.
+    """
     losses = []
+    total = [0.0] * len(flatten(weights))
     for _ in range(steps):
         losses.append(sse_loss(weights, xs, ys))
         g = loss_gradient(weights, xs, ys)
-        weights = unflatten([p - lr * gi for p, gi in zip(flatten(weights), g)], weights)
+        total = g if zero_grad else [t + gi for t, gi in zip(total, g)]
+        weights = unflatten([p + direction * lr * gi for p, gi in zip(flatten(weights), total)],
+                            weights)
     return losses, weights

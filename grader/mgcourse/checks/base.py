@@ -11,10 +11,10 @@ its own: the verdict is never decided by code the student wrote.
 """
 
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import catalogue
+from .. import catalogue, diagnosis
 from ..impl import student_frame
 
 REGISTRY = {}
@@ -24,12 +24,14 @@ class Failed(AssertionError):
     """A check's verdict: the implementation is wrong, and the message says how.
 
     kind: 'wrong' for a wrong value, 'not-implemented' for a TODO still raising,
-    'exception' for an error in the student's code.
+    'exception' for an error in the student's code. diagnoses: ids of mistakes.toml's
+    [diagnosis] that the observed values point to.
     """
 
-    def __init__(self, message, kind='wrong'):
+    def __init__(self, message, kind='wrong', diagnoses=()):
         super().__init__(message)
         self.kind = kind
+        self.diagnoses = list(diagnoses)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class Result:
     passed: bool
     message: str = ''    # why it failed; empty when it passed
     error: str = ''      # 'not-implemented', 'exception', 'wrong' or 'import'
+    diagnoses: list = field(default_factory=list)  # ids of the likely mistakes
 
 
 def header(c):
@@ -156,13 +159,19 @@ def exception_message(e, folder):
 def run_check(c, impl, points):
     """Run one check against a loaded implementation; never raises for a wrong implementation."""
     observed, error = run_probe(c, impl)
+    diagnoses = []
     if error is None:
         try:
             c.judge(observed)
         except Failed as f:
             error = (f.kind, str(f))
+            diagnoses = f.diagnoses
+    else:
+        diagnoses = diagnosis.for_exception(error[1])
     if error is None:
         return Result(c.id, c.checkpoint, c.name, c.title, points, points, True)
     kind, message = error
+    if diagnoses:
+        message += '\n' + diagnosis.render(diagnoses)
     return Result(c.id, c.checkpoint, c.name, c.title, 0, points, False,
-                  f"{header(c)}\n{message}", kind)
+                  f"{header(c)}\n{message}", kind, diagnoses)

@@ -7,7 +7,7 @@ recompute the forward pass, the loss, its gradient and gradient descent with flo
 
 import random
 
-from .. import oracle
+from .. import diagnosis, oracle
 from ..oracle import close
 from .base import Failed, check, observe, show
 
@@ -49,13 +49,18 @@ def output_of(v):
     return {'not_a_number': type(v).__name__, 'repr': repr(v)[:60]}
 
 
-def _fail_rows(title, rows):
-    """rows: (what, expected, actual); Failed listing the ones that disagree."""
-    bad = [(w, e, a) for w, e, a in rows if not close(a, e, rel=1e-6, abs_tol=1e-9)]
+def _fail_rows(title, rows, likely=None, also=(), rel=1e-6, abs_tol=1e-9):
+    """rows: (what, expected, actual); Failed listing the ones that disagree.
+
+    likely: {diagnosis id: the actual values that mistake would give, one per row};
+    also: diagnoses that hold whatever the values.
+    """
+    bad = [(w, e, a) for w, e, a in rows if not close(a, e, rel=rel, abs_tol=abs_tol)]
     if bad:
         lines = [f"  {w}: expected {show(e)}, yours {show(a)}" for w, e, a in bad[:8]]
         more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
-        raise Failed(f"{title}:\n" + '\n'.join(lines) + more)
+        found = diagnosis.matching([a for _, _, a in rows], likely or {}) + list(also)
+        raise Failed(f"{title}:\n" + '\n'.join(lines) + more, diagnoses=found)
 
 
 # --------------------------------------------------------------------------------
@@ -77,11 +82,14 @@ def neuron(mg):
 @neuron.judge
 def _(obs):
     rows = []
+    likely = {'neuron-no-bias': [], 'neuron-no-activation': []}
     for r in obs:
         want = oracle.neuron_forward(r['wb'], r['x'])
         rows.append((f"Neuron(3)({r['x']})", want, r['out']))
         rows.append((f"Neuron(3) on Values {r['x']}", want, r['from_values']))
-    _fail_rows("a tanh neuron's output, recomputed from its own w and b", rows)
+        likely['neuron-no-bias'] += [oracle.neuron_forward(r['wb'][:-1] + [0.0], r['x'])] * 2
+        likely['neuron-no-activation'] += [oracle.neuron_forward(r['wb'], r['x'], 'linear')] * 2
+    _fail_rows("a tanh neuron's output, recomputed from its own w and b", rows, likely)
 
 
 @check('mlp', 'activations', "Neuron(3, nonlin='relu') and Neuron(3, nonlin='linear')")
@@ -145,7 +153,10 @@ def mlp(mg):
 def _(obs):
     rows = [(f"MLP(3, [4, 4, 1])({x})", oracle.mlp_forward(obs['weights'], x), out)
             for x, out in zip(XS, obs['outs'])]
-    _fail_rows("the network's output: each layer's outputs are the next layer's inputs", rows)
+    # Layers that do not chain: the last one reads the network's input x itself.
+    unchained = [oracle.neuron_forward(obs['weights'][-1][0], x) for x in XS]
+    _fail_rows("the network's output: each layer's outputs are the next layer's inputs", rows,
+               {'not-chained': unchained})
 
 
 # --------------------------------------------------------------------------------
@@ -163,8 +174,12 @@ def loss_value(mg):
 @loss_value.judge
 def _(obs):
     want = oracle.sse_loss(obs['weights'], XS, YS)
+    preds = [oracle.mlp_forward(obs['weights'], x) for x in XS]
+    unsquared = sum(p - y for p, y in zip(preds, YS))
+    form = (diagnosis.matching([obs['loss']], {'loss-form': [unsquared]})
+            or diagnosis.matching([obs['loss']], {'loss-form': [want / len(XS)]}))
     _fail_rows("the loss, the sum over the 4 examples of (prediction - target)**2",
-               [("mse_loss(model, xs, ys)", want, obs['loss'])])
+               [("mse_loss(model, xs, ys)", want, obs['loss'])], also=form)
 
 
 @check('loss', 'gradients', "loss.backward() gives every weight and bias its gradient")
@@ -207,7 +222,8 @@ def count(mg):
 def _(obs):
     if obs['count'] != 41:
         raise Failed(f"MLP(3, [4, 4, 1]) has 4*(3+1) + 4*(4+1) + 1*(4+1) = 41 parameters; "
-                     f"parameters() returned {obs['count']}")
+                     f"parameters() returned {obs['count']}",
+                     diagnoses=['params-no-bias'] if obs['count'] == 41 - 9 else [])
     if not obs['are_values']:
         raise Failed(f"parameters() should return the Value objects themselves; "
                      f"it returned items of type {', '.join(obs['types'])}")
@@ -230,7 +246,9 @@ def _(obs):
     want, got = obs['expected'], obs['got']
     for i, (w, g) in enumerate(zip(want, got)):
         if w != g:
-            raise Failed(f"parameters()[{i}] should be {w}, but is {g}")
+            bias_first = w.endswith('.w[0]') and g == w.rsplit('.', 1)[0] + '.b'
+            raise Failed(f"parameters()[{i}] should be {w}, but is {g}",
+                         diagnoses=['params-bias-first'] if bias_first else [])
     if len(got) != len(want):
         raise Failed(f"parameters() should list {len(want)} Values; it lists {len(got)}")
 
@@ -256,7 +274,9 @@ def zero_grad(mg):
 def _(obs):
     rows = [(f"{n}.grad", 0.0, g) for n, g in obs['grad']]
     rows += [(f"{n}.data", b, d) for (n, d), b in zip(obs['data'], obs['before'])]
-    _fail_rows("after every grad was set to 1.5, zero_grad()", rows)
+    data_zeroed = [1.5] * len(obs['grad']) + [0.0] * len(obs['data'])
+    _fail_rows("after every grad was set to 1.5, zero_grad()", rows,
+               {'zero-grad-data': data_zeroed})
 
 
 def _train(mg, seed, steps, lr):
@@ -279,12 +299,16 @@ def _judge_descent(obs):
     names = param_names(obs['start'])
     rows += [(f"{n}.data after training", w, g)
              for n, w, g in zip(names, oracle.flatten(end), oracle.flatten(obs['end']))]
-    bad = [(n, w, g) for n, w, g in rows if not close(g, w, rel=1e-5, abs_tol=1e-7)]
-    if bad:
-        lines = [f"  {n}: expected {show(w)}, yours {show(g)}" for n, w, g in bad[:8]]
-        more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
-        raise Failed(f"{title}, compared with gradient descent computed by the grader:\n"
-                     + '\n'.join(lines) + more)
+    likely = {}
+    for mistake, kwargs in (('no-zero-grad', {'zero_grad': False}),
+                            ('update-sign', {'direction': 1.0})):
+        wrong_losses, wrong_end = oracle.descend(obs['start'], XS, YS, obs['steps'], obs['lr'],
+                                                 **kwargs)
+        likely[mistake] = wrong_losses + oracle.flatten(wrong_end)
+    numbers = all(isinstance(v, float) for v in oracle.flatten(obs['end']) + obs['losses'][:1])
+    rises = numbers and oracle.sse_loss(obs['end'], XS, YS) > obs['losses'][0]
+    _fail_rows(f"{title}, compared with gradient descent computed by the grader", rows, likely,
+               also=['loss-rises'] if rises else [], rel=1e-5, abs_tol=1e-7)
 
 
 @check('training', 'one_step', "one step of gradient descent: p.data -= lr * p.grad")

@@ -1,0 +1,137 @@
+"""From the values a check observed to the mistake that most likely produced them.
+
+Every rule here reads numbers (expected and actual gradients, how often a node is used, the
+text of an exception), never the student's source. The words of each diagnosis are data, in
+mistakes.toml, shared with the mistake catalogue that the course's tests use.
+"""
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .oracle import close
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+MISTAKES = Path(__file__).resolve().parent / 'mistakes.toml'
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    title: str
+    checkpoint: str
+    diagnosis: str
+    file: str
+    find: str
+    replace: str
+
+
+@lru_cache(maxsize=None)
+def _data():
+    with open(MISTAKES, 'rb') as f:
+        return tomllib.load(f)
+
+
+def texts():
+    """diagnosis id -> its words."""
+    return dict(_data()['diagnosis'])
+
+
+def mistakes():
+    """The mistake catalogue, in file order."""
+    return [Mistake(**m) for m in _data()['mistake']]
+
+
+def render(ids):
+    """The lines a failing check adds for its diagnoses (at most two, most specific first)."""
+    words = texts()
+    unique = list(dict.fromkeys(ids))[:2]
+    return '\n'.join(f"Likely mistake: {words[i]}" for i in unique)
+
+
+def _same(a, b):
+    return close(a, b, rel=1e-6, abs_tol=1e-9)
+
+
+@dataclass
+class Row:
+    """One node of an expression check: what it should be and what the student's code gave."""
+    label: str
+    want: float
+    got: object      # a float, or a description when it was not a number
+    uses: int        # how many operations use this node
+    index: int       # creation order: larger is closer to the output
+
+    @property
+    def wrong(self):
+        return not close(self.got, self.want, rel=1e-5, abs_tol=1e-6)
+
+
+def for_gradients(rows, output, seed=None, predicted=None, shares=None):
+    """Diagnoses for the gradients of one expression, most specific first.
+
+    rows: Row per named node; output: the output's label; seed: the out.grad a check set by
+    hand before calling _backward itself (None when it called backward()); predicted: for a
+    diagnosis id, the gradients that mistake would give, {label: value}; shares: for each
+    reused node, the gradient each of its uses sends (so its grad is their sum).
+    """
+    wrong = [r for r in rows if r.wrong]
+    if not wrong:
+        return []
+    if any(not isinstance(r.got, float) for r in rows):
+        return ['not-a-number']
+    found = []
+    by_label = {r.label: r for r in rows}
+    for diagnosis, values in (predicted or {}).items():
+        if all(_same(by_label[label].got, v) for label, v in values.items()):
+            found.append(diagnosis)
+    scale = 1.0 if seed is None else seed
+    for r in wrong:
+        # A reused node that holds what exactly one of its uses sent: = instead of +=.
+        if any(_same(r.got, scale * part) for part in (shares or {}).get(r.label, [])):
+            found.append('overwrite')
+    if seed is None:
+        if not _same(by_label[output].got, 1.0):
+            found.append('seed')
+        if any(_same(r.got - r.want, 1.0) for r in wrong):
+            found.append('seed-everywhere')
+    elif seed != 1.0 and all(_same(r.got, r.want / seed) for r in wrong):
+        found.append('chain-rule')
+    if found:
+        return list(dict.fromkeys(found))
+    # Nothing specific: say what the numbers show.
+    for r in wrong:
+        if r.want != 0 and _same(r.got, -r.want):
+            found.append('negative')
+        elif r.want != 0 and _same(r.got, 2 * r.want):
+            found.append('double')
+        elif r.want != 0 and _same(r.got, r.want / 2):
+            found.append('half')
+        elif r.got == 0.0 and r.want != 0:
+            found.append('zero')
+    return list(dict.fromkeys(found))
+
+
+REFLECTED = re.compile(r"unsupported operand type\(s\) for (\*\*|[-+*/]): '(int|float)' and '\w+'")
+
+
+def for_exception(message):
+    """Diagnoses from the text of an exception the student's code raised."""
+    if REFLECTED.search(message):
+        return ['reflected']
+    return []
+
+
+def matching(got, alternatives):
+    """The ids of the alternatives {id: values} that the observed values match.
+
+    got and each alternative's values are lists of floats of the same length.
+    """
+    return [i for i, values in alternatives.items()
+            if len(values) == len(got) and all(_same(g, v) for g, v in zip(got, values))]
