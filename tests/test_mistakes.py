@@ -2,6 +2,8 @@
 and diagnosed by name. A mistake added to the catalogue is tested here without new code."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -36,11 +38,49 @@ def make(mistake, folder):
 
 @pytest.mark.parametrize('mistake', MISTAKES, ids=[m.id for m in MISTAKES])
 def test_the_mistake_is_caught_in_its_checkpoint_and_diagnosed(mistake, tmp_path):
-    upto = set(ORDER[:ORDER.index(mistake.checkpoint) + 1])
-    report = battery.run(make(mistake, tmp_path / 'impl'), only=upto)
+    report = battery.run(make(mistake, tmp_path / 'impl'), only={mistake.checkpoint})
     failed = [r for r in report.results if r.checkpoint == mistake.checkpoint and not r.passed]
     assert failed, f"{mistake.id} ({mistake.title}) passes every check of {mistake.checkpoint}"
     words = diagnosis.texts()[mistake.diagnosis]
     assert any(f"Likely mistake: {words}" in r.message for r in failed), (
         f"{mistake.id}: no failure of {mistake.checkpoint} says '{mistake.diagnosis}':\n\n"
         + '\n\n'.join(r.message for r in failed))
+
+
+def random_failure(mistake, folder, check):
+    report = battery.run(make(mistake, folder), only={'more_ops'})
+    result = next(r for r in report.results if r.id == f'more_ops.{check}')
+    if result.error == 'skipped':
+        pytest.skip(result.message)
+    return result
+
+
+@pytest.mark.parametrize('check', ['random_expressions', 'random_vs_torch'])
+@pytest.mark.parametrize('mistake_id', ['mul-overwrites', 'sub-wrong-sign', 'topo-forward-order'])
+def test_random_expressions_fail_with_code_that_reproduces_the_mistake(mistake_id, check, tmp_path):
+    mistake = next(m for m in MISTAKES if m.id == mistake_id)
+    result = random_failure(mistake, tmp_path / 'impl', check)
+    assert not result.passed and result.error == 'wrong', result.message
+    code = result.message.split('from micrograd_skeleton import Value`:\n\n', 1)[1].split('\n\n')[0]
+    code = '\n'.join(line[4:] for line in code.splitlines())
+    assert code.endswith('.backward()') and len(code.splitlines()) <= 5, code
+    # Pasted as it is, the code reproduces the wrong gradient with the mistaken Value ...
+    wrong, right = {}, {}
+    for folder, grads in ((tmp_path / 'impl', wrong), (paths.SOLUTIONS, right)):
+        from mgcourse.impl import load
+        namespace = {'Value': load(folder).Value}
+        exec(code, namespace)
+        grads.update({k: v.grad for k, v in namespace.items() if hasattr(v, 'grad')})
+    # ... and the right one gives other numbers, those of the message's "grad wanted".
+    assert wrong != pytest.approx(right)
+
+
+@pytest.mark.parametrize('mistake_id', ['mul-overwrites', 'topo-no-visited-set', 'update-up-the-gradient'])
+def test_plain_pytest_on_a_mistaken_copy_shows_the_diagnosis(mistake_id, tmp_path):
+    mistake = next(m for m in MISTAKES if m.id == mistake_id)
+    folder = make(mistake, tmp_path / 'impl')
+    proc = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', f'--impl={folder}'],
+                          cwd=paths.ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"Likely mistake: {diagnosis.texts()[mistake.diagnosis]}" in proc.stdout
+    assert proc.stdout.rstrip().splitlines()[-1].startswith('Score: ')

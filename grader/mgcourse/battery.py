@@ -77,6 +77,8 @@ def score_lines(results):
     """The score table: points per checkpoint, then the total."""
     per = {}
     for r in results:
+        if r.error == 'skipped':
+            continue
         earned, possible = per.get(r.checkpoint, (0, 0))
         per[r.checkpoint] = (earned + r.points, possible + r.possible)
     cps = catalogue.by_id()

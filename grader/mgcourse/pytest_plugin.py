@@ -101,6 +101,8 @@ class CheckItem(pytest.Item):
     def runtest(self):
         result = battery.run_one(self.entry, loaded(self.config))
         self.config.stash[RESULTS].append(result)
+        if result.error == 'skipped':
+            pytest.skip(result.message)
         if not result.passed:
             raise CheckFailure(result)
 

@@ -34,13 +34,23 @@ class Failed(AssertionError):
         self.diagnoses = list(diagnoses)
 
 
+class Skip(Exception):
+    """The check cannot run here (say, torch is not installed); it counts for nothing."""
+
+
 @dataclass(frozen=True)
 class Check:
+    """A graded check. With `drive`, the grader chooses the inputs one by one: the probe is
+    probe(mg, inputs), and drive(call) calls `call(inputs)` to run it and get the observed
+    data, as often as it needs (a search for a failing example), then raises Failed or Skip.
+    Without it, the probe chooses its own inputs: probe(mg), and judge(observed) decides.
+    """
     checkpoint: str
     name: str
     title: str
     probe: Callable
-    judge: Callable
+    judge: Callable = None
+    drive: Callable = None
 
     @property
     def id(self):
@@ -123,7 +133,7 @@ class Result:
     possible: int
     passed: bool
     message: str = ''    # why it failed; empty when it passed
-    error: str = ''      # 'not-implemented', 'exception', 'wrong' or 'import'
+    error: str = ''      # 'not-implemented', 'exception', 'wrong', 'import' or 'skipped'
     diagnoses: list = field(default_factory=list)  # ids of the likely mistakes
 
 
@@ -142,6 +152,17 @@ def run_probe(c, impl):
         return None, exception_message(e, impl.path)
 
 
+def probe_inputs(c, impl, inputs):
+    """Run a driven check's probe on one input; an exception comes back as data."""
+    try:
+        return c.probe(impl, inputs)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # noqa: BLE001 - reported as data, like any observation
+        kind, message = exception_message(e, impl.path)
+        return {'raised': message, 'kind': kind}
+
+
 def exception_message(e, folder):
     filename, lineno = student_frame(e, folder)
     where = ''
@@ -158,16 +179,22 @@ def exception_message(e, folder):
 
 def run_check(c, impl, points):
     """Run one check against a loaded implementation; never raises for a wrong implementation."""
-    observed, error = run_probe(c, impl)
     diagnoses = []
-    if error is None:
-        try:
-            c.judge(observed)
-        except Failed as f:
-            error = (f.kind, str(f))
-            diagnoses = f.diagnoses
-    else:
-        diagnoses = diagnosis.for_exception(error[1])
+    try:
+        if c.drive is not None:
+            error = None
+            c.drive(lambda inputs: probe_inputs(c, impl, inputs))
+        else:
+            observed, error = run_probe(c, impl)
+            if error is None:
+                c.judge(observed)
+            else:
+                diagnoses = diagnosis.for_exception(error[1])
+    except Failed as f:
+        error = (f.kind, str(f))
+        diagnoses = f.diagnoses
+    except Skip as s:
+        return Result(c.id, c.checkpoint, c.name, c.title, 0, 0, True, str(s), 'skipped')
     if error is None:
         return Result(c.id, c.checkpoint, c.name, c.title, points, points, True)
     kind, message = error

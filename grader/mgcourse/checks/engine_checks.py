@@ -71,13 +71,19 @@ def _how(expr, by_hand, seed):
     return f"{expr.text}, with {expr.output}.grad = {seed:g}, then {calls}"
 
 
-def _judge_expression(expr, obs, by_hand, seed):
-    """(message listing every wrong node, diagnoses), or ('', []) when all agree with the oracle."""
+def _judge_expression(expr, obs, by_hand, seed, oracle_grads=None):
+    """(message listing every wrong node, diagnoses), or ('', []) when all agree with the oracle.
+
+    The expected gradients are the oracle's central differences (and analytic values), or
+    `oracle_grads` when given (PyTorch's).
+    """
     how = _how(expr, by_hand, seed)
     if 'raised' in obs:
         raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'],
                      diagnosis.for_exception(obs['raised']))
     values, grads = expr.gradients()
+    if oracle_grads is not None:
+        grads = oracle_grads
     uses = expr.uses()
     scale = 1.0 if by_hand is None else seed
     lines, rows = [], []

@@ -1,0 +1,91 @@
+"""Random expressions: hypothesis writes them, the student's code differentiates them.
+
+The expressions mix every operation of the engine and reuse nodes often (see randexpr.py).
+Hypothesis runs in the grader's process: it picks an expression, the probe runs it through
+the student's Value and reports data and gradients as plain data, the grader compares them
+with its oracle. When one is wrong, hypothesis shrinks it to the smallest expression that is
+still wrong, and the message shows it as code to paste into a notebook.
+"""
+
+import json
+import warnings
+
+from hypothesis import HealthCheck, find, settings
+from hypothesis.errors import HypothesisException, NoSuchExample
+
+from .. import randexpr
+from .base import Check, Failed, Skip, register
+from .engine_checks import _judge_expression, _probe_expression
+
+SEARCH = settings(max_examples=150, derandomize=True, database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+
+
+def probe(mg, program):
+    return _probe_expression(mg, randexpr.to_expression(program), None, 1.0)
+
+
+def _verdict(program, observed, oracle):
+    """None when the student's gradients agree with the oracle, else Failed."""
+    expr = randexpr.to_expression(program)
+    try:
+        message, diagnoses = _judge_expression(expr, observed, None, 1.0, oracle(program))
+    except Failed as f:
+        return f
+    return Failed(message, diagnoses=diagnoses) if message else None
+
+
+def searching(oracle, name):
+    """A drive function: search for the smallest expression whose gradients are wrong."""
+
+    def drive(call):
+        # Every failure seen is kept: a student's bug can depend on the order in which a
+        # set of children is walked, and then the same expression need not fail twice.
+        failures = {}
+
+        def fails(program):
+            failure = _verdict(program, call(program), oracle)
+            if failure is not None:
+                failures[json.dumps(program)] = (program, failure)
+            return failure is not None
+
+        try:
+            find(randexpr.programs(), fails, settings=SEARCH)
+        except NoSuchExample:
+            return
+        except HypothesisException:
+            if not failures:  # not the student's doing: let it be seen
+                raise
+        smallest, failure = min(failures.values(),
+                                key=lambda pf: (randexpr.program_size(pf[0]), json.dumps(pf[0])))
+        code = '\n'.join('    ' + line for line in randexpr.to_code(smallest).splitlines())
+        raise Failed(f"among random expressions, the smallest one your code gets wrong "
+                     f"({name}); paste it in a notebook after "
+                     f"`from micrograd_skeleton import Value`:\n\n{code}\n\n{failure}",
+                     failure.kind, failure.diagnoses)
+
+    return drive
+
+
+def _central_differences(program):
+    return None  # _judge_expression then uses the expression's own central differences
+
+
+def _torch(program):
+    try:
+        with warnings.catch_warnings():
+            # torch warns once that it cannot use numpy, which the course does not need.
+            warnings.filterwarnings('ignore', message='Failed to initialize NumPy')
+            return randexpr.torch_gradients(program)
+    except ImportError:
+        raise Skip("PyTorch is not installed, so this comparison is skipped "
+                   "(pip install torch==2.13.0 to run it)") from None
+
+
+register(Check('more_ops', 'random_expressions',
+               "random expressions with reused nodes, against central differences",
+               probe, drive=searching(_central_differences, 'checked by central differences')))
+
+register(Check('more_ops', 'random_vs_torch',
+               "random expressions with reused nodes, against PyTorch in double precision",
+               probe, drive=searching(_torch, "checked against PyTorch's gradients")))
