@@ -51,7 +51,8 @@ class Neuron(Module):
             "checkpoint parameters (01:57:56 in the lecture): this neuron's weights, then its bias, in one list")
 
     def __repr__(self):
-        return f"{self.nonlin.capitalize()}Neuron({len(self.w)})"
+        names = {'tanh': 'Tanh', 'relu': 'ReLU', 'linear': 'Linear'}
+        return f"{names[self.nonlin]}Neuron({len(self.w)})"
 
 
 class Layer(Module):

@@ -62,7 +62,8 @@ class Neuron(Module):
         ### END SOLUTION
 
     def __repr__(self):
-        return f"{self.nonlin.capitalize()}Neuron({len(self.w)})"
+        names = {'tanh': 'Tanh', 'relu': 'ReLU', 'linear': 'Linear'}
+        return f"{names[self.nonlin]}Neuron({len(self.w)})"
 
 
 class Layer(Module):
