@@ -8,15 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import catalogue, checks
-from .checks.base import Result, run_check
+from .checks.base import Result, local_call, run_check
 from .impl import ImplError, load
 
 
-@dataclass
-class Report:
-    impl: Path
-    results: list = field(default_factory=list)
-    import_error: ImplError = None
+class Scored:
+    """Points earned and possible, for anything that has `results`."""
 
     @property
     def points(self):
@@ -25,6 +22,13 @@ class Report:
     @property
     def possible(self):
         return sum(r.possible for r in self.results)
+
+
+@dataclass
+class Report(Scored):
+    impl: Path
+    results: list = field(default_factory=list)
+    import_error: ImplError = None
 
     def by_checkpoint(self):
         """checkpoint id -> its results, in course order."""
@@ -50,13 +54,19 @@ class Loaded:
             self.error = e
 
 
+def import_failure(entry, error):
+    """The result of a check that could not run because the package does not import."""
+    c = checks.REGISTRY[entry.id]
+    return Result(c.id, c.checkpoint, c.name, c.title, 0, entry.points, False,
+                  f"the package could not be imported: {error.message}", 'import')
+
+
 def run_one(entry, loaded):
-    """Run the check of one catalogue entry against a Loaded implementation."""
+    """Run the check of one catalogue entry against a Loaded implementation, in this process."""
     c = checks.REGISTRY[entry.id]
     if loaded.error is not None:
-        return Result(c.id, c.checkpoint, c.name, c.title, 0, entry.points, False,
-                      f"the package could not be imported: {loaded.error.message}", 'import')
-    return run_check(c, loaded.impl, entry.points)
+        return import_failure(entry, loaded.error)
+    return run_check(c, entry.points, local_call(c, loaded.impl))
 
 
 def selected(only=None):

@@ -10,6 +10,7 @@ Keeping the two apart lets a grader run the probe in an isolated process and the
 its own: the verdict is never decided by code the student wrote.
 """
 
+import json
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -177,19 +178,49 @@ def exception_message(e, folder):
     return 'exception', f"your code raised {detail}{where}"
 
 
-def run_check(c, impl, points):
-    """Run one check against a loaded implementation; never raises for a wrong implementation."""
-    diagnoses = []
-    try:
+class ProbeError(Exception):
+    """The probe did not return: the student's code raised, hung or crashed."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def local_call(c, impl):
+    """call(inputs) that runs c's probe here, on the loaded implementation.
+
+    What comes back goes through JSON, exactly as it would from an isolated process, so
+    a probe that returns anything but plain data is caught by the course's own tests.
+    """
+    def call(inputs):
         if c.drive is not None:
-            error = None
-            c.drive(lambda inputs: probe_inputs(c, impl, inputs))
+            observed = probe_inputs(c, impl, inputs)
         else:
             observed, error = run_probe(c, impl)
-            if error is None:
-                c.judge(observed)
-            else:
-                diagnoses = diagnosis.for_exception(error[1])
+            if error is not None:
+                raise ProbeError(*error)
+        return json.loads(json.dumps(observed))
+    return call
+
+
+def run_check(c, points, call):
+    """Decide one check; never raises for a wrong implementation.
+
+    call(inputs) runs the probe wherever the student's code lives (this process, or an
+    isolated one) and returns the observed plain data, or raises ProbeError. Everything
+    that decides the verdict happens here, in the caller's process.
+    """
+    diagnoses = []
+    error = None
+    try:
+        if c.drive is not None:
+            c.drive(call)
+        else:
+            c.judge(call(None))
+    except ProbeError as e:
+        error = (e.kind, e.message)
+        diagnoses = diagnosis.for_exception(e.message)
     except Failed as f:
         error = (f.kind, str(f))
         diagnoses = f.diagnoses

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import HypothesisException, NoSuchExample
 
 from .. import randexpr
-from .base import Check, Failed, Skip, register
+from .base import Check, Failed, ProbeError, Skip, register
 from .engine_checks import _judge_expression, _probe_expression
 
 SEARCH = settings(max_examples=150, derandomize=True, database=None, deadline=None,
@@ -42,9 +42,17 @@ def searching(oracle, name):
         # Every failure seen is kept: a student's bug can depend on the order in which a
         # set of children is walked, and then the same expression need not fail twice.
         failures = {}
+        stopped = []
 
         def fails(program):
-            failure = _verdict(program, call(program), oracle)
+            if stopped:  # the student's process hung or crashed: end the search
+                return True
+            try:
+                observed = call(program)
+            except ProbeError as e:
+                stopped.append(e)
+                return True
+            failure = _verdict(program, observed, oracle)
             if failure is not None:
                 failures[json.dumps(program)] = (program, failure)
             return failure is not None
@@ -54,8 +62,10 @@ def searching(oracle, name):
         except NoSuchExample:
             return
         except HypothesisException:
-            if not failures:  # not the student's doing: let it be seen
+            if not failures and not stopped:  # not the student's doing: let it be seen
                 raise
+        if stopped:
+            raise stopped[0]
         smallest, failure = min(failures.values(),
                                 key=lambda pf: (randexpr.program_size(pf[0]), json.dumps(pf[0])))
         code = '\n'.join('    ' + line for line in randexpr.to_code(smallest).splitlines())

@@ -1,0 +1,130 @@
+"""Run the battery with the student's code in a separate process.
+
+The worker (worker.py) imports the student's package and runs probes on request; this
+process sends the requests, reads the plain data that comes back, and runs the judges.
+A probe that takes longer than the time limit, or a worker that dies (an endless loop, a
+crash, os._exit), fails that one check with a clear message; a fresh worker takes the next.
+"""
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import battery, checks, paths
+from .battery import Report
+from .checks.base import ProbeError, run_check
+from .impl import ImplError
+
+TIMEOUT = 30.0  # seconds for one probe (a driven check sends many; each has this limit)
+
+
+class Worker:
+    """One worker process for one implementation folder."""
+
+    def __init__(self, folder, timeout=TIMEOUT):
+        self.folder = Path(folder).resolve()
+        self.timeout = timeout
+        self.output = tempfile.TemporaryFile()  # what the student's code prints
+        request_read, self._request = os.pipe()
+        self._reply, reply_write = os.pipe()
+        env = dict(os.environ, PYTHONPATH=str(paths.ROOT / 'grader'), PYTHONDONTWRITEBYTECODE='1')
+        self.process = subprocess.Popen(
+            [sys.executable, '-m', 'mgcourse.worker', str(self.folder),
+             str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
+            stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+        os.close(request_read)
+        os.close(reply_write)
+        self._buffer = b''
+        self.ended = None
+        first = self._receive(max(self.timeout, 60.0))
+        self.import_error = None
+        if 'import_error' in first:
+            e = first['import_error']
+            self.import_error = ImplError(e['message'], e['filename'], e['lineno'])
+
+    def probe(self, check_id, inputs=None):
+        """The observed data of one probe; ProbeError when it raised, hung or crashed."""
+        if self.ended is not None:  # a worker that hung or crashed answers nothing more
+            raise self.ended
+        message = json.dumps({'check': check_id, 'inputs': inputs}) + '\n'
+        try:
+            os.write(self._request, message.encode())
+        except BrokenPipeError:
+            self._end('crash', self._death())
+        reply = self._receive(self.timeout)
+        if 'error' in reply:
+            raise ProbeError(*reply['error'])
+        return reply['observed']
+
+    def _receive(self, timeout):
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._reply, selectors.EVENT_READ)
+            while b'\n' not in self._buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    self.close()
+                    self._end('timeout', f"your code took longer than {timeout:g} s and was "
+                              "stopped: an endless loop, or a graph far too large?")
+                chunk = os.read(self._reply, 1 << 16)
+                if not chunk:
+                    self._end('crash', self._death())
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b'\n', 1)
+        return json.loads(line)
+
+    def _end(self, kind, message):
+        self.ended = ProbeError(kind, message)
+        raise self.ended
+
+    def _death(self):
+        code = self.process.wait()
+        self.close()
+        how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+        return (f"the process running your code stopped before answering ({how}): "
+                "a crash, or a call to exit()?")
+
+    @property
+    def alive(self):
+        return self.process.poll() is None
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for fd in (self._request, self._reply):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._request = self._reply = -1
+
+
+def run(folder, only=None, timeout=TIMEOUT, on_result=None):
+    """Like battery.run, with the student's code in a worker process. on_result(result) is
+    called after each check (for a progress bar)."""
+    report = Report(Path(folder))
+    worker = None
+    try:
+        for entry in battery.selected(only):
+            if worker is None or not worker.alive:
+                worker = Worker(folder, timeout)
+            if worker.import_error is not None:
+                report.import_error = worker.import_error
+                result = battery.import_failure(entry, worker.import_error)
+            else:
+                c = checks.REGISTRY[entry.id]
+                result = run_check(c, entry.points, lambda inputs, c=c: worker.probe(c.id, inputs))
+            report.results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        if worker is not None:
+            worker.close()
+    return report

@@ -1,0 +1,51 @@
+"""The process that runs a student's code: it answers probe requests, and decides nothing.
+
+    python -m mgcourse.worker IMPL_FOLDER REQUEST_FD REPLY_FD
+
+It imports the implementation, says whether that worked, then reads one JSON request per
+line from REQUEST_FD ({"check": ID, "inputs": ...}) and writes one JSON reply per line to
+REPLY_FD: {"observed": ...} with the probe's plain data, or {"error": [kind, message]}.
+The pipes are its own, apart from stdin, stdout and stderr, so whatever the student's code
+reads or prints cannot mix with the replies. The verdict is taken by the process that
+started it (isolated.py), from these replies alone.
+"""
+
+import json
+import os
+import sys
+
+
+def serve(folder, requests, replies):
+    from . import checks
+    from .checks.base import ProbeError, local_call
+    from .impl import ImplError, load
+
+    def reply(message):
+        replies.write(json.dumps(message) + '\n')
+        replies.flush()
+
+    try:
+        impl = load(folder)
+    except ImplError as e:
+        reply({'import_error': {'message': e.message, 'filename': e.filename, 'lineno': e.lineno}})
+        return
+    reply({'ready': True})
+    for line in requests:
+        request = json.loads(line)
+        c = checks.REGISTRY[request['check']]
+        try:
+            reply({'observed': local_call(c, impl)(request.get('inputs'))})
+        except ProbeError as e:
+            reply({'error': [e.kind, e.message]})
+        except (TypeError, ValueError) as e:  # an observation that is not plain data
+            reply({'error': ['exception', f"the check could not report what it saw: {e}"]})
+
+
+def main():
+    folder, request_fd, reply_fd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    with os.fdopen(request_fd, 'r') as requests, os.fdopen(reply_fd, 'w') as replies:
+        serve(folder, requests, replies)
+
+
+if __name__ == '__main__':
+    main()
