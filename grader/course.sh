@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Set up the course in a virtual environment (.venv) and run it.
 #
-#   bash grader/course.sh [PYTEST ARGS]   the student's view: grade micrograd_skeleton/
-#                                         (extra arguments go to pytest, e.g. -m reuse)
+#   bash grader/course.sh [ARGS]          the student's view: `mgcourse check` on
+#                                         micrograd_skeleton/ (extra arguments go to it)
 #   bash grader/course.sh test            the course's own test suite (maintainers, CI)
 #
 # Both install what they need: the Python packages into .venv (again only when
@@ -32,7 +32,7 @@ fi
 
 # What each mode installs: the student needs the package; the test suite needs the
 # test tools and PyTorch (the second gradient oracle), pinned in pyproject.toml.
-if [ "$mode" = test ]; then extras="[dev,torch]"; else extras=""; fi
+if [ "$mode" = test ]; then extras="[dev,torch]"; else extras="[notebooks]"; fi
 stamp="$venv/.installed-$(cat pyproject.toml | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')$extras"
 if [ ! -f "$stamp" ]; then
     echo "Installing the course and its dependencies into $venv ..."
@@ -54,8 +54,8 @@ have_dot() {
 }
 
 if [ "$mode" = check ]; then
-    have_dot || echo "(Grading does not need it; carrying on.)" >&2
-    exec "$venv/bin/python" -m pytest "$@"
+    have_dot || echo "(Checking your work does not need it; carrying on.)" >&2
+    exec "$venv/bin/mgcourse" check "$@"
 fi
 
 have_dot || { echo "The test suite renders graphs with the real dot program; install it first." >&2; exit 1; }

@@ -1,13 +1,97 @@
 """The `mgcourse` command: a thin layer over the library.
 
+    mgcourse check [CHECKPOINT] [--impl PATH] [--json]
+                                 where you are: the checkpoint table and what to do next
+    mgcourse hint [CHECKPOINT]   the next hint for the current (or the named) checkpoint
+    mgcourse watch               run `check` again whenever a file of your package is saved
     mgcourse skeleton            regenerate micrograd_skeleton/ from solutions/
     mgcourse skeleton --check    exit 1 if the committed skeleton differs from the solutions
+    mgcourse notebooks [--execute] [--check]
+                                 regenerate exercises/ from the source notebooks (first
+                                 running them against the solutions, with --execute)
 """
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
-from . import paths, skeleton
+from . import catalogue, paths, runner, skeleton
+
+
+def _folder(args):
+    return Path(args.impl).resolve() if args.impl else paths.SKELETON
+
+
+def _console():
+    from rich.console import Console
+    return Console(highlight=False)
+
+
+def cmd_check(args):
+    only = {args.checkpoint} if args.checkpoint else None
+    if args.json:
+        p = runner.progress(_folder(args), only)
+        print(json.dumps(runner.as_data(p), indent=1))
+        return 0 if p.all_passed else 1
+    console = _console()
+    p = _with_progress_bar(console, _folder(args), only)
+    runner.render(p, console)
+    return 0 if p.all_passed else 1
+
+
+def _with_progress_bar(console, folder, only):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from . import battery
+    total = len(battery.selected(only))
+    columns = (TextColumn('checking {task.description}'), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(str(folder), total=total)
+        return runner.progress(folder, only, on_result=lambda r: bar.advance(task))
+
+
+def cmd_hint(args):
+    cp_id = args.checkpoint
+    if cp_id is None:
+        current = runner.progress(_folder(args)).current
+        if current is None:
+            print("Every checkpoint passes: no hint needed.")
+            return 0
+        cp_id = current.checkpoint.id
+    number, total, text = runner.next_hint(cp_id)
+    cp = catalogue.by_id()[cp_id]
+    print(f"{cp_id}, {cp.title} ({cp.lecture})")
+    print(f"Hint {number} of {total}: {text}")
+    return 0
+
+
+def cmd_watch(args):
+    from watchfiles import PythonFilter, watch
+
+    folder = _folder(args)
+    console = _console()
+
+    def once():
+        console.clear()
+        runner.render(_with_progress_bar(console, folder, None), console)
+
+    once()
+    waiting = False
+    try:
+        # An empty set of changes comes after 300 ms without any: the watcher is running then,
+        # so a save from now on is seen (and the line below is true).
+        for changes in watch(folder, watch_filter=PythonFilter(), debounce=200, step=50,
+                             yield_on_timeout=True, rust_timeout=300):
+            if changes:
+                once()
+                waiting = False
+            elif not waiting:
+                console.print(f"\n[dim]Watching {folder} for saved changes; Ctrl-C to stop.[/]")
+                waiting = True
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_skeleton(args):
@@ -24,13 +108,53 @@ def cmd_skeleton(args):
     return 0
 
 
+def cmd_notebooks(args):
+    from . import notebooks
+    if args.check:
+        stale = notebooks.drift()
+        if stale:
+            print(f"exercises/ is out of date: {', '.join(stale)}. Run `mgcourse notebooks`.")
+            return 1
+        print("exercises/ matches the source notebooks.")
+        return 0
+    if args.execute:
+        notebooks.execute_sources()
+        print(f"executed the source notebooks in {notebooks.SOURCE} against the solutions")
+    names = notebooks.release()
+    print(f"wrote {len(names)} notebooks to {notebooks.RELEASE}")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
+    ids = [cp.id for cp in catalogue.load()]
+
+    c = sub.add_parser('check', help='the checkpoint table and what to do next')
+    c.add_argument('checkpoint', nargs='?', choices=ids, help='run this checkpoint alone')
+    c.add_argument('--impl', metavar='PATH', help='the package folder (default: micrograd_skeleton/)')
+    c.add_argument('--json', action='store_true', help='print the same as data')
+    c.set_defaults(func=cmd_check)
+
+    h = sub.add_parser('hint', help='the next hint for the current (or the named) checkpoint')
+    h.add_argument('checkpoint', nargs='?', choices=ids)
+    h.add_argument('--impl', metavar='PATH', help='the package folder (default: micrograd_skeleton/)')
+    h.set_defaults(func=cmd_hint)
+
+    w = sub.add_parser('watch', help='run check again whenever a file of the package is saved')
+    w.add_argument('--impl', metavar='PATH', help='the package folder (default: micrograd_skeleton/)')
+    w.set_defaults(func=cmd_watch)
     s = sub.add_parser('skeleton', help='generate micrograd_skeleton/ from solutions/')
     s.add_argument('--check', action='store_true',
                    help='only compare: exit 1 when the skeleton is out of date')
     s.set_defaults(func=cmd_skeleton)
+
+    n = sub.add_parser('notebooks', help='generate exercises/ from the source notebooks')
+    n.add_argument('--execute', action='store_true',
+                   help='first run the source notebooks against the solutions and save them')
+    n.add_argument('--check', action='store_true',
+                   help='only compare: exit 1 when exercises/ is out of date')
+    n.set_defaults(func=cmd_notebooks)
     return p
 
 
