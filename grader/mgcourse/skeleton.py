@@ -6,7 +6,11 @@ Every region of a solution file between the lines `### BEGIN SOLUTION` and
     # checkpoint ID: what to compute
 
 followed by comment lines that explain it, up to a bare `#` line or the first line of
-code. In the skeleton the region is replaced by that paragraph, under a TODO line, and a `raise NotImplementedError` whose message names
+code. A notebook's own exercise, which no package checkpoint grades, opens instead with
+
+    # exercise ID (hh:mm:ss): what to compute
+
+naming the time in the lecture where it is explained. In the skeleton the region is replaced by that paragraph, under a TODO line, and a `raise NotImplementedError` whose message names
 the checkpoint, its lecture time and what to compute. Everything outside the regions is
 copied as it is.
 """
@@ -19,6 +23,7 @@ from . import catalogue, paths
 BEGIN = '### BEGIN SOLUTION'
 END = '### END SOLUTION'
 CHECKPOINT_LINE = re.compile(r'#\s*checkpoint\s+(\w+)\s*:\s*(.+)$')
+EXERCISE_LINE = re.compile(r'#\s*exercise\s+(\w+)\s*\((\d\d:\d\d:\d\d)\)\s*:\s*(.+)$')
 
 
 class SkeletonError(ValueError):
@@ -58,20 +63,24 @@ def render(text, filename='<text>'):
 def _stub(region, indent, checkpoints, where):
     first = region[0].strip() if region else ''
     m = CHECKPOINT_LINE.match(first)
-    if not m:
+    e = EXERCISE_LINE.match(first)
+    if m:
+        kind, cp_id, task = 'checkpoint', m.group(1), m.group(2).strip().rstrip('.')
+        if cp_id not in checkpoints:
+            raise SkeletonError(f"{where}: checkpoint {cp_id!r} is not in {paths.CATALOGUE.name}")
+        time = checkpoints[cp_id].time
+    elif e:
+        kind, cp_id, time, task = 'exercise', e.group(1), e.group(2), e.group(3).strip().rstrip('.')
+    else:
         raise SkeletonError(f"{where}: a solution region must open with '# checkpoint ID: what to "
-                            f"compute'; found {first!r}")
-    cp_id, task = m.group(1), m.group(2).strip().rstrip('.')
-    if cp_id not in checkpoints:
-        raise SkeletonError(f"{where}: checkpoint {cp_id!r} is not in {paths.CATALOGUE.name}")
-    cp = checkpoints[cp_id]
+                            f"compute' or '# exercise ID (hh:mm:ss): ...'; found {first!r}")
     explanation = []
     for line in region[1:]:
         if not line.strip().startswith('#') or line.strip() == '#':
             break
         explanation.append(line)
-    message = f"checkpoint {cp_id} ({cp.time} in the lecture): {task}"
-    return ([f"{indent}# TODO (checkpoint {cp_id}): {task}.\n"] + explanation
+    message = f"{kind} {cp_id} ({time} in the lecture): {task}"
+    return ([f"{indent}# TODO ({kind} {cp_id}): {task}.\n"] + explanation
             + [f"{indent}raise NotImplementedError(\n{indent}    {message!r})\n"])
 
 
