@@ -36,8 +36,13 @@ if [ "$mode" = test ]; then extras="[dev,torch]"; else extras="[notebooks]"; fi
 stamp="$venv/.installed-$(cat pyproject.toml | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')$extras"
 if [ ! -f "$stamp" ]; then
     echo "Installing the course and its dependencies into $venv ..."
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e ".$extras"
+    log="$venv/install.log"
+    if ! { "$venv/bin/python" -m pip install --upgrade pip &&
+           "$venv/bin/python" -m pip install -e ".$extras"; } > "$log" 2>&1; then
+        tail -n 30 "$log" >&2
+        echo "Installing failed; the whole log is in $log." >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
 
