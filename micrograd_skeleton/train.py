@@ -25,9 +25,9 @@ def mse_loss(model, xs, ys):
 def train(model, xs, ys, steps=20, lr=0.05):
     """Gradient descent on mse_loss for `steps` steps; returns the loss before each update."""
     losses = []
-    # TODO (checkpoint training): the loop of the lecture, one step at a time:.
-    #   forward (the loss), zero every grad, backward, then nudge each parameter
-    #   against its gradient: p.data -= lr * p.grad. Record loss.data each step.
+    # TODO (checkpoint training): the training loop of the lecture.
+    # Each step: forward (the loss), zero every grad, backward, then nudge each
+    # parameter against its gradient: p.data -= lr * p.grad. Record loss.data.
     raise NotImplementedError(
-        'checkpoint training (02:01:12 in the lecture): the loop of the lecture, one step at a time:')
+        'checkpoint training (02:01:12 in the lecture): the training loop of the lecture')
     return losses

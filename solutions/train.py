@@ -28,9 +28,9 @@ def train(model, xs, ys, steps=20, lr=0.05):
     """Gradient descent on mse_loss for `steps` steps; returns the loss before each update."""
     losses = []
     ### BEGIN SOLUTION
-    # checkpoint training: the loop of the lecture, one step at a time:
-    #   forward (the loss), zero every grad, backward, then nudge each parameter
-    #   against its gradient: p.data -= lr * p.grad. Record loss.data each step.
+    # checkpoint training: the training loop of the lecture.
+    # Each step: forward (the loss), zero every grad, backward, then nudge each
+    # parameter against its gradient: p.data -= lr * p.grad. Record loss.data.
     for _ in range(steps):
         loss = mse_loss(model, xs, ys)
         model.zero_grad()
