@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 
 from mgcourse import paths
 from mgcourse.impl import load

@@ -7,8 +7,8 @@
     mgcourse skeleton            regenerate micrograd_skeleton/ from solutions/
     mgcourse skeleton --check    exit 1 if the committed skeleton differs from the solutions
     mgcourse notebooks [--execute] [--check]
-                                 regenerate exercises/ from the source notebooks (first
-                                 running them against the solutions, with --execute)
+                                 regenerate exercises/ with nbgrader from the source notebooks
+                                 (first running them against the solutions, with --execute)
 """
 
 import argparse
@@ -105,23 +105,27 @@ def cmd_skeleton(args):
         return 0
     names = skeleton.write()
     print(f"wrote {len(names)} files to {paths.SKELETON}: {', '.join(names)}")
+    from . import nbgrade
+    nbgrade.sync_package()  # the nbgrader assignment hands out the same skeleton
     return 0
 
 
 def cmd_notebooks(args):
-    from . import notebooks
+    from . import nbgrade, notebooks
     if args.check:
-        stale = notebooks.drift()
+        stale = nbgrade.package_drift() + nbgrade.drift()
         if stale:
-            print(f"exercises/ is out of date: {', '.join(stale)}. Run `mgcourse notebooks`.")
+            print(f"the nbgrader release is out of date: {', '.join(stale)}. "
+                  "Run `mgcourse notebooks`.")
             return 1
-        print("exercises/ matches the source notebooks.")
+        print("exercises/ and the assignment's package match their sources.")
         return 0
     if args.execute:
         notebooks.execute_sources()
         print(f"executed the source notebooks in {notebooks.SOURCE} against the solutions")
-    names = notebooks.release()
-    print(f"wrote {len(names)} notebooks to {notebooks.RELEASE}")
+    nbgrade.sync_package()
+    names = nbgrade.release()
+    print(f"nbgrader released {len(names)} notebooks into {notebooks.RELEASE}")
     return 0
 
 

@@ -11,9 +11,8 @@ saved. A student's exercise is a code cell holding a solution region, as in the 
     ### END SOLUTION
 
 or a cell calling `check('CHECKPOINT')`, which grades a part of the package the student
-writes in micrograd_skeleton/. `release()` writes the students' versions to exercises/: each
-solution region becomes a stub (skeleton.render), and every output from the first exercise on
-is cleared, so the pictures before it stay visible and nothing after it gives an answer away.
+writes in micrograd_skeleton/. The students' versions in exercises/ are nbgrader's release of
+these sources (see nbgrade.py and nbgrader_plugins.py).
 
 `execute()` runs a notebook in a real kernel in which `import micrograd_skeleton` finds any
 implementation folder (the solutions, the skeleton, a student's copy); `execute_sources()`
@@ -122,10 +121,6 @@ def solution_lines(nb):
     return inside - outside
 
 
-# ---------------------------------------------------------------------------------------------
-# The students' versions
-# ---------------------------------------------------------------------------------------------
-
 def _tidy(nb):
     """The same notebook with stable metadata (in place)."""
     nb.metadata = copy.deepcopy(METADATA)
@@ -134,57 +129,8 @@ def _tidy(nb):
     return nb
 
 
-def student_version(nb):
-    """The student's copy of a source notebook: solution regions become stubs, and every
-    output from the first exercise on is cleared (the cells before it keep theirs)."""
-    nb = copy.deepcopy(nb)
-    first = first_exercise(nb)
-    for i, cell in enumerate(nb.cells):
-        if has_solution(cell):
-            cell.source = skeleton.render(cell.source, f'cell {i}').rstrip('\n')
-        if cell.cell_type == 'code' and first is not None and i >= first:
-            cell.outputs = []
-            cell.execution_count = None
-    return _tidy(nb)
-
-
 def _text(nb):
     return nbformat.writes(nb) + '\n'
-
-
-def release(src=SOURCE, dst=RELEASE):
-    """Write the students' versions of the notebooks in src to dst; remove notebooks dst has
-    that src no longer has. Returns the names written."""
-    src, dst = Path(src), Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
-    names = []
-    for path in sorted(src.glob('*.ipynb')):
-        nb = student_version(nbformat.read(path, as_version=4))
-        (dst / path.name).write_text(_text(nb), encoding='utf-8')
-        names.append(path.name)
-    for stale in dst.glob('*.ipynb'):
-        if stale.name not in names:
-            stale.unlink()
-    return names
-
-
-def _normalised(path_or_nb):
-    nb = path_or_nb if isinstance(path_or_nb, dict) else nbformat.read(path_or_nb, as_version=4)
-    return nbformat.writes(nb)  # sorted keys, one indentation, sources joined
-
-
-def drift(src=SOURCE, dst=RELEASE):
-    """The notebooks of dst that differ from what release() writes now (empty: up to date)."""
-    src, dst = Path(src), Path(dst)
-    changed = []
-    wanted = sorted(p.name for p in src.glob('*.ipynb'))
-    for name in wanted:
-        target = dst / name
-        fresh = _normalised(student_version(nbformat.read(src / name, as_version=4)))
-        if not target.is_file() or _normalised(target) != fresh:
-            changed.append(name)
-    changed += [p.name for p in dst.glob('*.ipynb') if p.name not in wanted]
-    return sorted(changed)
 
 
 # ---------------------------------------------------------------------------------------------

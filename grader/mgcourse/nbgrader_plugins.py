@@ -1,0 +1,94 @@
+"""nbgrader preprocessors for the course (configured in grader/nbgrader/nbgrader_config.py).
+
+- StubSolutions (generate_assignment, in place of ClearSolutions): each solution region becomes
+  the course's own stub (skeleton.render), a TODO line with the region's explanation and a
+  `raise NotImplementedError` naming the exercise or checkpoint, instead of nbgrader's
+  anonymous "YOUR CODE HERE".
+- ClearOutputFromFirstExercise (generate_assignment, in place of ClearOutput): clears the
+  outputs from the first exercise cell (the first solution or grade cell) on, so the graphs and
+  plots before it stay visible and nothing after it gives an answer away.
+- HideHiddenTests (generate_feedback, before GetGrades): in the autograded notebook a feedback
+  page is made from, removes the hidden-test regions of the test cells and cuts the error
+  output of those cells down to its last line (`AssertionError: the diagnostic message`), since
+  IPython's traceback quotes the cell's source around the failing line.
+"""
+
+from nbconvert.preprocessors import ClearOutputPreprocessor
+from nbgrader import utils
+from nbgrader.preprocessors import ClearOutput, ClearSolutions, NbGraderPreprocessor
+from traitlets import Unicode
+
+from . import skeleton
+
+BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
+END_HIDDEN = 'END HIDDEN TESTS'
+
+
+class StubSolutions(ClearSolutions):
+    """ClearSolutions whose stub is the course's: it names the exercise or checkpoint."""
+
+    def _replace_solution_region(self, cell, language):
+        if cell.cell_type != 'code' or not any(
+                self.begin_solution_delimeter in line for line in cell.source.split('\n')):
+            return super()._replace_solution_region(cell, language)
+        grade_id = cell.metadata.get('nbgrader', {}).get('grade_id', '?')
+        # SkeletonError (a region without its '# exercise ...' line, an unclosed region)
+        # stops generate_assignment with the cell named.
+        cell.source = skeleton.render(cell.source, f'cell {grade_id}').rstrip('\n')
+        return True
+
+
+def _is_exercise(cell):
+    return utils.is_solution(cell) or utils.is_grade(cell)
+
+
+class ClearOutputFromFirstExercise(ClearOutput):
+    """ClearOutput that keeps the outputs of the cells before the first exercise."""
+
+    def preprocess(self, nb, resources):
+        first = next((i for i, cell in enumerate(nb.cells) if _is_exercise(cell)), len(nb.cells))
+        for i, cell in enumerate(nb.cells):
+            if i >= first:
+                nb.cells[i], resources = ClearOutputPreprocessor.preprocess_cell(
+                    self, cell, resources, i)
+        return nb, resources
+
+
+def remove_hidden_regions(source, placeholder):
+    """The source without its hidden-test regions, each replaced by the placeholder line
+    (indented as the region's first line). Raises ValueError on an unclosed region."""
+    out, inside = [], False
+    for line in source.split('\n'):
+        if BEGIN_HIDDEN in line:
+            if inside:
+                raise ValueError(f"nested {BEGIN_HIDDEN}")
+            inside = True
+            indent = line[:len(line) - len(line.lstrip())]
+            out.append(indent + placeholder)
+        elif END_HIDDEN in line:
+            if not inside:
+                raise ValueError(f"{END_HIDDEN} without {BEGIN_HIDDEN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN_HIDDEN} is never closed")
+    return '\n'.join(out)
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback without hidden tests: their source, and the traceback that quotes it, go."""
+
+    placeholder = Unicode(
+        '# (hidden tests: graded, not shown)',
+        help="The line that replaces each hidden-test region in the feedback").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != 'code' or BEGIN_HIDDEN not in cell.source:
+            return cell, resources
+        cell.source = remove_hidden_regions(cell.source, self.placeholder)
+        for output in cell.get('outputs', []):
+            if output.output_type == 'error':
+                # the exception's type and message (the diagnostic) stay; the frames go
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources

@@ -1,0 +1,60 @@
+"""nbgrader configuration of the micrograd course (tested with nbgrader 0.9.6).
+
+Run nbgrader's commands in this folder (grader/nbgrader/), in the environment where the course
+is installed (`pip install -e '.[instructor,notebooks]'`): the preprocessors below come from
+mgcourse, and the notebooks' checks import mgcourse too.
+
+The assignment 'micrograd' is source/micrograd/: the lecture notebooks with their solutions,
+and micrograd_skeleton/, a generated copy of the student's package (the skeleton, never the
+solutions; `mgcourse.nbgrade.sync_package()` writes it and a test fails when it drifts).
+nbgrader copies every other file of the source folder to students as it is, so the package
+students receive is the skeleton; at autograde, the package files are left out of nbgrader's
+"overwrite with the instructor's version" step, so the student's own package is graded.
+"""
+
+import os
+
+from mgcourse import nbgrade
+from mgcourse.nbgrader_plugins import ClearOutputFromFirstExercise, HideHiddenTests, StubSolutions
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ComputeChecksums, GetGrades, IncludeHeaderFooter,
+                                    InstantiateTests, LockCells, SaveCells)
+
+c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = 'micrograd-course'
+c.CourseDirectory.root = HERE
+c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(HERE, 'gradebook.db')
+c.CourseDirectory.db_assignments = [dict(name=nbgrade.ASSIGNMENT)]
+# nbgrader's defaults, and hypothesis's example database (the more_ops check writes it in the
+# kernel's folder at autograde), which would otherwise be copied into the feedback folders.
+c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', 'feedback', '.hypothesis']
+
+# The release: nbgrader's own pipeline with two of its steps replaced (see nbgrader_plugins):
+# stubs that name the exercise or checkpoint, and the outputs before the first exercise kept.
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter,
+    InstantiateTests,
+    LockCells,
+    StubSolutions,
+    ClearOutputFromFirstExercise,
+    CheckCellMetadata,
+    ComputeChecksums,
+    SaveCells,
+    ClearHiddenTests,
+    ClearMarkScheme,
+    ComputeChecksums,
+    CheckCellMetadata,
+]
+
+# Autograde: the student's package files are theirs, not replaced by the source folder's.
+c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
+# A cell that runs longer than this (an endless loop) is stopped and costs that cell.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# Feedback: hidden tests show their name, points and message, never their source or traceback.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,159 @@
+"""A scalar that remembers how it was computed, and can send gradients back.
+
+Every arithmetic operation creates a new `Value` and records its inputs (`_prev`)
+and the operation's name (`_op`). Together they form the expression graph. Each
+operation also stores a small function, `_backward`, that knows the local
+derivative of that one operation and applies the chain rule:
+
+    input.grad += (d out / d input) * out.grad
+
+`backward()` runs those functions from the output back to the inputs, in reverse
+topological order, so every node's gradient is complete before it is passed on.
+"""
+
+import math
+
+
+class Value:
+    """A single number in an expression graph, with its gradient."""
+
+    def __init__(self, data, _children=(), _op='', label=''):
+        self.data = data
+        self.grad = 0.0               # d(output)/d(self); 0.0 means "no effect yet"
+        self._backward = lambda: None  # a leaf has nothing to pass on
+        self._prev = set(_children)
+        self._op = _op
+        self.label = label
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    # ----------------------------------------------------------------------
+    # The operations. Each one: compute `out`, then say how to send out.grad
+    # back to the inputs. The forward line is given; `_backward` is the work.
+    # ----------------------------------------------------------------------
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), '+')
+
+        def _backward():
+            # TODO (checkpoint ops_backward): send out.grad back through a sum.
+            # out = self + other, so d(out)/d(self) = 1 and d(out)/d(other) = 1.
+            # Chain rule: each input receives 1 * out.grad. Add to its grad with +=,
+            # never =, because a node can feed more than one operation.
+            raise NotImplementedError(
+                'checkpoint ops_backward (01:09:02 in the lecture): send out.grad back through a sum')
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            # TODO (checkpoint ops_backward): send out.grad back through a product.
+            # out = self * other, so d(out)/d(self) = other.data and
+            # d(out)/d(other) = self.data: each input's slope is the other's value.
+            raise NotImplementedError(
+                'checkpoint ops_backward (01:09:02 in the lecture): send out.grad back through a product')
+        out._backward = _backward
+        return out
+
+    def __pow__(self, other):
+        assert isinstance(other, (int, float)), "only a plain number as the exponent"
+        out = Value(self.data ** other, (self,), f'**{other}')
+
+        def _backward():
+            # TODO (checkpoint more_ops): send out.grad back through a power x**n.
+            # The power rule: d(x**n)/dx = n * x**(n - 1), with n a plain number.
+            raise NotImplementedError(
+                'checkpoint more_ops (01:27:05 in the lecture): send out.grad back through a power x**n')
+        out._backward = _backward
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), 'tanh')
+
+        def _backward():
+            # TODO (checkpoint ops_backward): send out.grad back through tanh.
+            # d(tanh x)/dx = 1 - tanh(x)**2, and tanh(x) is already in out.data.
+            raise NotImplementedError(
+                'checkpoint ops_backward (01:09:02 in the lecture): send out.grad back through tanh')
+        out._backward = _backward
+        return out
+
+    def exp(self):
+        out = Value(math.exp(self.data), (self,), 'exp')
+
+        def _backward():
+            # TODO (checkpoint more_ops): send out.grad back through exp.
+            # d(e**x)/dx = e**x, which is out.data.
+            raise NotImplementedError(
+                'checkpoint more_ops (01:27:05 in the lecture): send out.grad back through exp')
+        out._backward = _backward
+        return out
+
+    def log(self):
+        out = Value(math.log(self.data), (self,), 'log')
+
+        def _backward():
+            # TODO (checkpoint more_ops): send out.grad back through the natural log.
+            # d(log x)/dx = 1 / x.
+            raise NotImplementedError(
+                'checkpoint more_ops (01:27:05 in the lecture): send out.grad back through the natural log')
+        out._backward = _backward
+        return out
+
+    def relu(self):
+        out = Value(self.data if self.data > 0 else 0.0, (self,), 'ReLU')
+
+        def _backward():
+            # TODO (checkpoint more_ops): send out.grad back through relu(x) = max(0, x).
+            # Its slope is 1 where x > 0 and 0 elsewhere: the gradient passes
+            # only where the input was positive.
+            raise NotImplementedError(
+                'checkpoint more_ops (01:27:05 in the lecture): send out.grad back through relu(x) = max(0, x)')
+        out._backward = _backward
+        return out
+
+    # ----------------------------------------------------------------------
+    # Operations built from the ones above, as in the lecture. They need no
+    # _backward of their own: the graph records the pieces they are made of.
+    # ----------------------------------------------------------------------
+
+    def __neg__(self):           # -self
+        return self * -1
+
+    def __sub__(self, other):    # self - other
+        return self + (-other)
+
+    def __truediv__(self, other):  # self / other = self * other**-1
+        other = other if isinstance(other, Value) else Value(other)
+        return self * other ** -1
+
+    def __radd__(self, other):   # other + self, when other is a plain number
+        return self + other
+
+    def __rsub__(self, other):   # other - self
+        return (-self) + other
+
+    def __rmul__(self, other):   # other * self
+        return self * other
+
+    def __rtruediv__(self, other):  # other / self
+        return Value(other) * self ** -1
+
+    # ----------------------------------------------------------------------
+    # Backpropagation over the whole graph.
+    # ----------------------------------------------------------------------
+
+    def backward(self):
+        """Fill in .grad of every node this value depends on: d(self)/d(node)."""
+        # TODO (checkpoint backward): order the graph, seed the output, run each _backward once.
+        # A node may pass its gradient on only when it has received all of it, that is
+        # after every node that uses it. A topological order (inputs before the
+        # nodes built from them), walked backwards, guarantees exactly that.
+        raise NotImplementedError(
+            'checkpoint backward (01:17:32 in the lecture): order the graph, seed the output, run each _backward once')
