@@ -53,18 +53,8 @@ def hidden_lines(nb):
 
 def package_solution_lines():
     """Code lines inside the solution regions of solutions/*.py that appear nowhere outside."""
-    inside, outside = set(), set()
-    for path in paths.SOLUTIONS.glob('*.py'):
-        in_region = False
-        for line in path.read_text(encoding='utf-8').splitlines():
-            text = line.strip()
-            if text == skeleton.BEGIN:
-                in_region = True
-            elif text == skeleton.END:
-                in_region = False
-            elif text and not text.startswith('#'):
-                (inside if in_region else outside).add(text)
-    return inside - outside
+    return skeleton.solution_lines(p.read_text(encoding='utf-8')
+                                   for p in paths.SOLUTIONS.glob('*.py'))
 
 
 def page_text(path):

@@ -103,22 +103,8 @@ def first_exercise(nb):
 
 
 def solution_lines(nb):
-    """The code lines of the notebook's solution regions that the notebook gives nowhere else
-    (stripped; the comments, which the stubs keep, are not counted)."""
-    inside, outside = set(), set()
-    for cell in nb.cells:
-        if cell.cell_type != 'code':
-            continue
-        in_region = False
-        for line in cell.source.splitlines():
-            text = line.strip()
-            if text == skeleton.BEGIN:
-                in_region = True
-            elif text == skeleton.END:
-                in_region = False
-            elif text and not text.startswith('#'):
-                (inside if in_region else outside).add(text)
-    return inside - outside
+    """The code lines of the notebook's solution regions that the notebook gives nowhere else."""
+    return skeleton.solution_lines(cell.source for cell in nb.cells if cell.cell_type == 'code')
 
 
 def _tidy(nb):

@@ -103,10 +103,11 @@ class Expression:
     def shares(self):
         """For each node used more than once: the part of its gradient that each use sends."""
         out = {}
-        for label, n in self.uses().items():
+        _, nodes = self._run()
+        for label, node in nodes.items():
+            n = node.uses
             if n > 1:
-                v = self._run()[1][label].v
-                h = 1e-5 * max(1.0, abs(v))
+                h = 1e-5 * max(1.0, abs(node.v))
                 out[label] = [(self._run(label, h, k)[0].v - self._run(label, -h, k)[0].v) / (2 * h)
                               for k in range(n)]
         return out

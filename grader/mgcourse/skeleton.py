@@ -84,6 +84,24 @@ def _stub(region, indent, checkpoints, where):
             + [f"{indent}raise NotImplementedError(\n{indent}    {message!r})\n"])
 
 
+def solution_lines(texts):
+    """The code lines inside the solution regions of these texts that stand nowhere outside
+    them (stripped; comments, which the stubs keep, are not counted): what must never reach
+    a student."""
+    inside, outside = set(), set()
+    for text in texts:
+        in_region = False
+        for line in text.splitlines():
+            line = line.strip()
+            if line == BEGIN:
+                in_region = True
+            elif line == END:
+                in_region = False
+            elif line and not line.startswith('#'):
+                (inside if in_region else outside).add(line)
+    return inside - outside
+
+
 def generate(src=paths.SOLUTIONS):
     """{file name: skeleton text} for every .py file of the solutions folder."""
     return {p.name: render(p.read_text(encoding='utf-8'), p.name)

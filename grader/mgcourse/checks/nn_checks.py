@@ -196,12 +196,8 @@ def loss_gradients(mg):
 def _(obs):
     want = oracle.loss_gradient(obs['weights'], XS, YS)
     rows = [(f"{name}.grad", w, g) for (name, g), w in zip(obs['grads'], want)]
-    bad = [(n, w, g) for n, w, g in rows if not close(g, w, rel=1e-4, abs_tol=1e-6)]
-    if bad:
-        lines = [f"  {n}: expected {show(w)}, yours {show(g)}" for n, w, g in bad[:8]]
-        more = f"\n  ... and {len(bad) - 8} more" if len(bad) > 8 else ''
-        raise Failed(f"gradients of the loss, {len(bad)} of {len(rows)} parameters wrong "
-                     "(expected values by central differences):\n" + '\n'.join(lines) + more)
+    _fail_rows("gradients of the loss (expected values by central differences)", rows,
+               rel=1e-4, abs_tol=1e-6)
 
 
 # --------------------------------------------------------------------------------
