@@ -1,13 +1,14 @@
 """The nbgrader course round trip, with the real nbgrader, in a scratch copy of grader/nbgrader/.
 
-generate_assignment; three submissions (correct: the source notebooks with the solutions as the
-student's package; partial: the same with a slope that only works on the lecture's parabola,
-which the visible self-check accepts and a hidden test catches; empty: the release as it is);
-autograde; generate_feedback. Then: the release is exercises/ and carries the skeleton, never a
-solution or hidden-test line; the gradebook has the exact scores; feedback names the hidden test,
-its points and its message, never its source or traceback.
+generate_assignment; the sample class (nbgrade.SAMPLE_CLASS: correct, partial, empty and
+endless submissions, see nbgrader_class.py); nbgrader's own serial autograde; export to CSV;
+generate_feedback. Then: the release is exercises/ and carries the skeleton, never a solution or
+hidden-test line; the gradebook and the CSV have the exact scores; the endless loop cost its cell
+only; feedback names the hidden test, its points and its message, never its source or traceback.
+test_nbautograde.py grades the same class in parallel and must find the same scores.
 """
 
+import csv
 import html
 import re
 import shutil
@@ -16,23 +17,18 @@ import time
 import nbformat
 import pytest
 
-from mgcourse import nbgrade, notebooks, paths, skeleton
+import nbgrader_class
+from mgcourse import nbgrade, nbautograde, notebooks, paths, skeleton
+from nbgrader_class import CELL_TIMEOUT
 
 pytest.importorskip('nbgrader')
 pytest.importorskip('nbclient')
 
 from nbgrader.api import Gradebook  # noqa: E402 - after the skip
 
-STUDENTS = ('correct', 'partial', 'empty')
-# The points of each notebook's test cells (see their nbgrader metadata).
-MAX_SCORES = {
-    '01_derivatives': 4, '02_value_and_graph': 1, '03_backprop_by_hand': 4, '04_backward': 20,
-    '05_more_ops_and_pytorch': 15, '06_mlp_and_training': 17, '07_challenge': 4,
-}
-TOTAL = sum(MAX_SCORES.values())
-# The partial submission's slope: exact for f(x) = 3x² - 4x + 5 only.
-PARABOLA_ONLY = '    return 6 * x - 4 + 3 * h'
-SLOPE_SOLUTION = '    return (f(x + h) - f(x)) / h'
+STUDENTS = nbgrade.SAMPLE_CLASS
+MAX_SCORES = nbgrader_class.MAX_SCORES
+TOTAL = nbgrader_class.TOTAL
 SLOPE_HIDDEN_MESSAGE = 'for any function, point and step'
 
 
@@ -68,39 +64,20 @@ def shows(line, text):
     return re.search(r'(?<![\w.])' + re.escape(line), text) is not None
 
 
-def submit(course, student, notebook_folder, package_folder):
-    folder = course / 'submitted' / student / nbgrade.ASSIGNMENT
-    folder.mkdir(parents=True)
-    for path in sorted(notebook_folder.glob('*.ipynb')):
-        shutil.copyfile(path, folder / path.name)
-    shutil.copytree(package_folder, folder / nbgrade.PACKAGE,
-                    ignore=shutil.ignore_patterns('__pycache__'))
-    return folder
-
-
 @pytest.fixture(scope='module')
 def course(tmp_path_factory):
-    """The course after the whole round trip: {'dir', 'release', 'seconds'}."""
-    start = time.perf_counter()
-    course = nbgrade.scratch_copy(tmp_path_factory.mktemp('nbgrader') / 'course')
-    release = nbgrade.generate(course)
-    timings = {'generate_assignment': time.perf_counter() - start}
-
-    source = nbgrade.source_folder(course)
-    submit(course, 'correct', source, paths.SOLUTIONS)
-    partial = submit(course, 'partial', source, paths.SOLUTIONS)
-    first = partial / '01_derivatives.ipynb'
-    text = first.read_text(encoding='utf-8')
-    assert text.count(SLOPE_SOLUTION) == 1
-    first.write_text(text.replace(SLOPE_SOLUTION, PARABOLA_ONLY), encoding='utf-8')
-    submit(course, 'empty', release, release / nbgrade.PACKAGE)
-
-    for step in (('autograde', nbgrade.ASSIGNMENT), ('generate_feedback', nbgrade.ASSIGNMENT)):
+    """The course after the whole round trip with nbgrader's own serial autograde:
+    {'dir', 'release', 'csv'}."""
+    course, release = nbgrader_class.sample_course(tmp_path_factory.mktemp('nbgrader'))
+    timings = {}
+    for step in (('autograde', nbgrade.ASSIGNMENT, f'--Execute.timeout={CELL_TIMEOUT}'),
+                 ('export', '--to=grades.csv'),
+                 ('generate_feedback', nbgrade.ASSIGNMENT)):
         t = time.perf_counter()
         nbgrade.nbgrader(course, *step)
         timings[step[0]] = time.perf_counter() - t
     print('\nnbgrader round trip:', ', '.join(f'{k} {v:.1f} s' for k, v in timings.items()))
-    return {'dir': course, 'release': release, 'seconds': timings}
+    return {'dir': course, 'release': release, 'csv': course / 'grades.csv'}
 
 
 def test_the_source_package_is_the_skeleton():
@@ -134,30 +111,41 @@ def test_the_release_carries_the_skeleton_and_no_answer(course):
 
 
 def test_exact_scores_in_the_gradebook(course):
-    found = {}
+    assert nbautograde.scores(course['dir']) == nbgrader_class.EXPECTED
     db_url = f"sqlite:///{course['dir'] / 'gradebook.db'}"
-    with Gradebook(db_url, 'micrograd-course') as gb:
-        for student in STUDENTS:
-            submission = gb.find_submission(nbgrade.ASSIGNMENT, student)
-            found[student] = ({nb.name: nb.score for nb in submission.notebooks},
-                               submission.score, submission.max_score)
+    with Gradebook(db_url, nbgrade.COURSE_ID) as gb:
+        assert gb.find_submission(nbgrade.ASSIGNMENT, 'correct').max_score == TOTAL
         slope = gb.find_grade('slope_test', '01_derivatives', nbgrade.ASSIGNMENT, 'partial')
-        slope_score = slope.score
-    scores, total, possible = found['correct']
-    assert possible == TOTAL
-    assert scores == MAX_SCORES and total == TOTAL
-    scores, total, _ = found['partial']
-    assert slope_score == 0, "the hidden test catches the parabola-only slope"
-    assert scores == {**MAX_SCORES, '01_derivatives': MAX_SCORES['01_derivatives'] - 1}
-    assert total == TOTAL - 1
-    scores, total, _ = found['empty']
-    assert scores == {name: 0 for name in MAX_SCORES} and total == 0
+        assert slope.score == 0, "the hidden test catches the parabola-only slope"
+        slope = gb.find_grade('slope_test', '01_derivatives', nbgrade.ASSIGNMENT, 'endless')
+        assert slope.score == 0, "slope was never defined: its cell was stopped"
+
+
+def test_an_endless_loop_costs_its_cell_only(course):
+    graded = course['dir'] / 'autograded' / 'endless' / nbgrade.ASSIGNMENT
+    cells = nbformat.read(graded / '01_derivatives.ipynb', as_version=4).cells
+    stopped = [c for c in cells if any(o.get('ename') == 'CellTimeoutError'
+                                       for o in c.get('outputs', []))]
+    assert [c.metadata.nbgrader['grade_id'] for c in stopped] == ['slope']
+    later = cells[cells.index(stopped[0]) + 1:]
+    assert any(c.get('outputs') and not any(o.output_type == 'error' for o in c.outputs)
+               for c in later if c.cell_type == 'code'), "the cells after it still ran"
+
+
+def test_exported_csv_has_every_student_and_score(course):
+    with open(course['csv'], newline='', encoding='utf-8') as f:
+        rows = {row['student_id']: row for row in csv.DictReader(f)}
+    assert set(rows) == set(STUDENTS)
+    for student, scores in nbgrader_class.EXPECTED.items():
+        assert float(rows[student]['score']) == sum(scores.values()), student
+        assert float(rows[student]['max_score']) == TOTAL
 
 
 def test_feedback_shows_hidden_tests_by_name_points_and_message_only(course):
     feedback = course['dir'] / 'feedback'
     pages = sorted(feedback.rglob('*.html'))
     assert len(pages) == len(STUDENTS) * len(MAX_SCORES)
+    assert (feedback / 'endless' / nbgrade.ASSIGNMENT / '01_derivatives.html').is_file()
     hidden = {path.stem: hidden_lines(nbformat.read(path, as_version=4))
               for path in nbgrade.source_folder(course['dir']).glob('*.ipynb')}
     assert sum(len(lines) for lines in hidden.values()) > 20

@@ -9,6 +9,9 @@
     mgcourse notebooks [--execute] [--check]
                                  regenerate exercises/ with nbgrader from the source notebooks
                                  (first running them against the solutions, with --execute)
+    mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-timeout S]
+                       [--notebook-timeout S] [--force]
+                                 nbgrader's autograde of every submission, one student per core
 """
 
 import argparse
@@ -129,6 +132,31 @@ def cmd_notebooks(args):
     return 0
 
 
+def cmd_autograde(args):
+    from . import nbautograde, nbgrade
+
+    def report(graded):
+        if graded.skipped:
+            print(f"{graded.student}: {graded.message}")
+        elif graded.ok:
+            print(f"{graded.student}: autograded in {graded.seconds:.1f} s")
+        else:
+            print(f"{graded.student}: FAILED after {graded.seconds:.1f} s: {graded.message}")
+
+    course = Path(args.course).resolve()
+    try:
+        results = nbautograde.autograde(course, args.students or None, args.jobs,
+                                        args.cell_timeout, args.notebook_timeout, args.force,
+                                        on_done=report)
+    except nbgrade.NbgraderFailed as e:
+        print(f"mgcourse autograde: {e}", file=sys.stderr)
+        return 2
+    failed = [r.student for r in results if not r.ok]
+    print(f"{len(results) - len(failed)} of {len(results)} submissions autograded into "
+          f"{course / 'gradebook.db'}" + (f"; failed: {', '.join(failed)}" if failed else ''))
+    return 1 if failed else 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -159,6 +187,21 @@ def parser():
     n.add_argument('--check', action='store_true',
                    help='only compare: exit 1 when exercises/ is out of date')
     n.set_defaults(func=cmd_notebooks)
+
+    from .nbgrade import COURSE
+    a = sub.add_parser('autograde', help="nbgrader's autograde of every submission, in parallel")
+    a.add_argument('students', nargs='*', metavar='STUDENT',
+                   help='grade these students only (default: every submission)')
+    a.add_argument('--course', default=str(COURSE), metavar='DIR',
+                   help='the nbgrader course directory (default: grader/nbgrader)')
+    a.add_argument('--jobs', type=int, default=None, metavar='N',
+                   help='students graded at the same time (default: one per core)')
+    a.add_argument('--cell-timeout', type=float, default=None, metavar='S',
+                   help="a cell's time limit (default: the course's Execute.timeout)")
+    a.add_argument('--notebook-timeout', type=float, default=None, metavar='S',
+                   help="a notebook's time limit, all cells together (default: the course's)")
+    a.add_argument('--force', action='store_true', help='grade again students already graded')
+    a.set_defaults(func=cmd_autograde)
     return p
 
 

@@ -20,6 +20,7 @@ package equals (drift() checks that too); a second copy next to the notebooks wo
 """
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from pathlib import Path
 from . import paths, skeleton
 
 COURSE = paths.ROOT / 'grader/nbgrader'
+COURSE_ID = 'micrograd-course'
 ASSIGNMENT = 'micrograd'
 PACKAGE = 'micrograd_skeleton'
 RELEASE = paths.ROOT / 'exercises'
@@ -61,14 +63,20 @@ def package_drift(course=COURSE):
     return skeleton.drift(dst=source_folder(course) / PACKAGE)
 
 
-def nbgrader(course, *args, timeout=1800):
-    """Run `nbgrader ARGS` in the course directory; returns the completed process, raises
-    NbgraderFailed with its output when it fails."""
+def nbgrader_command(*args):
+    """The command line and environment that run `nbgrader ARGS` with this Python."""
     cmd = [sys.executable, '-m', 'nbgrader', *map(str, args)]
     env = dict(os.environ)
     # nbgrader runs the `alembic` command to set up its gradebook, found on PATH: the one of
     # this environment, activated or not.
     env['PATH'] = os.pathsep.join([os.path.dirname(sys.executable), env.get('PATH', '')])
+    return cmd, env
+
+
+def nbgrader(course, *args, timeout=1800):
+    """Run `nbgrader ARGS` in the course directory; returns the completed process, raises
+    NbgraderFailed with its output when it fails."""
+    cmd, env = nbgrader_command(*args)
     done = subprocess.run(cmd, cwd=course, env=env, capture_output=True, text=True,
                           timeout=timeout)
     if done.returncode != 0:
@@ -136,6 +144,59 @@ def drift(dst=RELEASE, course=COURSE, package=paths.SKELETON):
     with tempfile.TemporaryDirectory(prefix='mgcourse-nbgrader-') as tmp:
         released = generate(scratch_copy(Path(tmp) / 'course', course))
         return compare_release(released, dst, package)
+
+
+# --------------------------------------------------------------------------------
+# A sample class, for trying the workflow (the round-trip test and bench/ use it)
+# --------------------------------------------------------------------------------
+
+SAMPLE_CLASS = ('correct', 'partial', 'empty', 'endless')
+# partial: a slope that is exact for the lecture's parabola only, which the visible self-check
+# accepts and a hidden test catches.
+SLOPE_SOLUTION = '    return (f(x + h) - f(x)) / h'
+PARABOLA_ONLY = '    return 6 * x - 4 + 3 * h'
+# endless: the slope cell starts with an endless loop, so the cell is stopped at its time
+# limit, slope is never defined, and the self-check that uses it fails.
+ENDLESS = 'def slope(f, x, h):\n'
+ENDLESS_LOOP = 'while True:  # an endless loop\n    pass\n\n'
+
+
+def submit(course, student, notebook_folder, package_folder):
+    """Put the notebooks of notebook_folder and the package folder where nbgrader collects a
+    submission: submitted/STUDENT/ASSIGNMENT/."""
+    folder = Path(course) / 'submitted' / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    for path in sorted(Path(notebook_folder).glob('*.ipynb')):
+        shutil.copyfile(path, folder / path.name)
+    shutil.copytree(package_folder, folder / PACKAGE,
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    return folder
+
+
+def _edit(path, old, new):
+    text = path.read_text(encoding='utf-8')
+    if text.count(old) != 1:
+        raise ValueError(f"{path.name}: expected {old!r} once")
+    path.write_text(text.replace(old, new), encoding='utf-8')
+
+
+def submit_sample(course, student, kind):
+    """Submit one of SAMPLE_CLASS's kinds of work under the name student, in a course where
+    the assignment was generated: 'correct' (the source notebooks and the solutions),
+    'partial', 'endless' (see above) or 'empty' (the release as handed out)."""
+    course = Path(course)
+    if kind == 'empty':
+        release = course / 'release' / ASSIGNMENT
+        return submit(course, student, release, release / PACKAGE)
+    folder = submit(course, student, source_folder(course), paths.SOLUTIONS)
+    first = folder / '01_derivatives.ipynb'
+    if kind == 'partial':
+        _edit(first, SLOPE_SOLUTION, PARABOLA_ONLY)
+    elif kind == 'endless':
+        _edit(first, json.dumps(ENDLESS)[1:-1], json.dumps(ENDLESS_LOOP + ENDLESS)[1:-1])
+    elif kind != 'correct':
+        raise ValueError(f"unknown kind of sample submission: {kind!r}")
+    return folder
 
 
 def main(argv=None):

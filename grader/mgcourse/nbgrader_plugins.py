@@ -11,12 +11,17 @@
   page is made from, removes the hidden-test regions of the test cells and cuts the error
   output of those cells down to its last line (`AssertionError: the diagnostic message`), since
   IPython's traceback quotes the cell's source around the failing line.
+- ExecuteWithinBudget (autograde, in place of Execute): nbgrader's Execute, with a time budget
+  for the whole notebook on top of the per-cell timeout, so an endless loop costs the cell it
+  is in, and a notebook of many slow cells cannot hold up the class.
 """
+
+import time
 
 from nbconvert.preprocessors import ClearOutputPreprocessor
 from nbgrader import utils
-from nbgrader.preprocessors import ClearOutput, ClearSolutions, NbGraderPreprocessor
-from traitlets import Unicode
+from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGraderPreprocessor
+from traitlets import Float, Unicode
 
 from . import skeleton
 
@@ -92,3 +97,30 @@ class HideHiddenTests(NbGraderPreprocessor):
                 # the exception's type and message (the diagnostic) stay; the frames go
                 output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class ExecuteWithinBudget(Execute):
+    """Execute, where each cell's time limit is the smaller of `timeout` (per cell) and what is
+    left of `notebook_timeout` (the whole notebook). A cell stopped at its limit gets nbgrader's
+    CellTimeoutError and scores 0; the cells after it still run. Once the budget is spent,
+    each remaining cell has `after_budget` seconds: enough for quick asserts, too little for
+    anything slow."""
+
+    notebook_timeout = Float(
+        600.0, help="Seconds for all the cells of one notebook together.").tag(config=True)
+    after_budget = Float(
+        2.0, help="Seconds for each cell once the notebook's budget is spent.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        deadline = time.monotonic() + self.notebook_timeout
+
+        def cell_timeout(cell):
+            left = deadline - time.monotonic()
+            limit = max(left, self.after_budget)
+            return limit if self.timeout is None or self.timeout < 0 else min(self.timeout, limit)
+
+        self.timeout_func = cell_timeout
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            self.timeout_func = None

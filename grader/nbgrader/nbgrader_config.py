@@ -15,17 +15,19 @@ students receive is the skeleton; at autograde, the package files are left out o
 import os
 
 from mgcourse import nbgrade
-from mgcourse.nbgrader_plugins import ClearOutputFromFirstExercise, HideHiddenTests, StubSolutions
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                    ComputeChecksums, GetGrades, IncludeHeaderFooter,
-                                    InstantiateTests, LockCells, SaveCells)
+from mgcourse.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
+                                       HideHiddenTests, StubSolutions)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
+                                    ClearMarkScheme, ComputeChecksums, GetGrades, IgnorePattern,
+                                    IncludeHeaderFooter, InstantiateTests, LimitOutput,
+                                    LockCells, SaveAutoGrades, SaveCells)
 
 c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-c.CourseDirectory.course_id = 'micrograd-course'
+c.CourseDirectory.course_id = nbgrade.COURSE_ID
 c.CourseDirectory.root = HERE
 c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(HERE, 'gradebook.db')
 c.CourseDirectory.db_assignments = [dict(name=nbgrade.ASSIGNMENT)]
@@ -52,9 +54,22 @@ c.GenerateAssignment.preprocessors = [
 
 # Autograde: the student's package files are theirs, not replaced by the source folder's.
 c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
-# A cell that runs longer than this (an endless loop) is stopped and costs that cell.
+# Time limits: a cell that runs longer than Execute.timeout (an endless loop) is stopped and
+# costs that cell; a notebook whose cells together run longer than notebook_timeout has each
+# remaining cell cut to a few seconds. nbgrader's autograde pipeline, with Execute replaced
+# by ExecuteWithinBudget, which adds the notebook's budget.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+c.ExecuteWithinBudget.notebook_timeout = 600
+c.Autograde.autograde_preprocessors = [
+    ExecuteWithinBudget,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 # Feedback: hidden tests show their name, points and message, never their source or traceback.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

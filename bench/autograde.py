@@ -1,0 +1,75 @@
+"""nbgrader's serial autograde against `mgcourse autograde` (one student per core), on one class.
+
+    .venv/bin/python bench/autograde.py [--students N] [--jobs J] [--out bench/results/autograde.json]
+
+Builds the sample class (nbgrade.SAMPLE_CLASS: correct, partial, empty and endless
+submissions, repeated to N students) in two scratch copies of the course, grades one with
+`nbgrader autograde` and the other with mgcourse.nbautograde, and reports both wall times, the
+speed-up, and whether every student's scores agree notebook by notebook. The endless
+submission's loop is stopped at the same cell time limit in both runs.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from mgcourse import nbautograde, nbgrade
+
+CELL_TIMEOUT = 20
+
+
+def sample(root, students):
+    course = nbgrade.scratch_copy(root / 'course')
+    nbgrade.generate(course)
+    kinds = nbgrade.SAMPLE_CLASS
+    for i in range(students):
+        kind = kinds[i % len(kinds)]
+        nbgrade.submit_sample(course, f'{kind}-{i // len(kinds) + 1}', kind)
+    return course
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--students', type=int, default=8)
+    p.add_argument('--jobs', type=int, default=os.cpu_count())
+    p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'autograde.json'))
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
+        tmp = Path(tmp)
+        serial, parallel = sample(tmp / 'serial', args.students), sample(tmp / 'parallel', args.students)
+        start = time.perf_counter()
+        nbgrade.nbgrader(serial, 'autograde', nbgrade.ASSIGNMENT, f'--Execute.timeout={CELL_TIMEOUT}')
+        serial_s = time.perf_counter() - start
+        start = time.perf_counter()
+        results = nbautograde.autograde(parallel, jobs=args.jobs, cell_timeout=CELL_TIMEOUT)
+        parallel_s = time.perf_counter() - start
+        same = nbautograde.scores(serial) == nbautograde.scores(parallel)
+        failed = [r.student for r in results if not r.ok]
+    found = {
+        'date': date.today().isoformat(),
+        'machine': f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+                   f"Python {platform.python_version()}",
+        'students': args.students, 'jobs': args.jobs, 'cell_timeout_s': CELL_TIMEOUT,
+        'nbgrader_serial_s': round(serial_s, 1), 'mgcourse_parallel_s': round(parallel_s, 1),
+        'speedup': round(serial_s / parallel_s, 2),
+        'students_per_minute': {'nbgrader_serial': round(60 * args.students / serial_s, 1),
+                                'mgcourse_parallel': round(60 * args.students / parallel_s, 1)},
+        'identical_scores': same, 'failed': failed,
+    }
+    print(f"{args.students} students: nbgrader autograde {serial_s:.1f} s, "
+          f"mgcourse autograde --jobs {args.jobs} {parallel_s:.1f} s "
+          f"({serial_s / parallel_s:.2f}x); scores identical: {same}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(found, indent=1) + '\n', encoding='utf-8')
+    print(f"wrote {args.out}")
+    return 0 if same and not failed else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""nbgrader's autograde, one student per core, with one writer for the gradebook.
+
+`nbgrader autograde ASSIGNMENT` grades the class one student after another, and nbgrader's
+gradebook is an SQLite file that two nbgrader processes must not write at the same time. Here
+each student is graded by nbgrader itself (`nbgrader autograde ASSIGNMENT --student S`, the
+same converter and preprocessors, so the same scores), in a process of its own, writing to a
+gradebook of its own: a copy of the course's gradebook taken before grading starts. The
+autograded notebooks land where nbgrader puts them (autograded/S/ASSIGNMENT/), since no two
+students share a folder. When a student is done, this process, the only one that writes the
+course's gradebook, copies that student's submission (grades, comments, flags, timestamps)
+into it, in one transaction.
+
+Time limits: the course's configuration stops a cell after Execute.timeout seconds and cuts
+a notebook's remaining cells short once its budget (ExecuteWithinBudget.notebook_timeout) is
+spent; both can be set per run. A student whose nbgrader process outlives every notebook's
+budget plus a margin is stopped; what it graded by then is kept, the rest scores 0.
+"""
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import nbgrade
+
+COURSE_ID = nbgrade.COURSE_ID
+MARGIN = 120.0  # seconds on top of the notebooks' budgets: kernels starting, files copied
+
+
+@dataclass
+class Graded:
+    """How one student's autograde went."""
+    student: str
+    ok: bool
+    seconds: float
+    message: str = ''  # why it failed, with the end of nbgrader's log
+    skipped: bool = False  # already autograded (nbgrader's rule: --force to grade again)
+
+
+def db_url(course):
+    return 'sqlite:///' + str(Path(course) / 'gradebook.db')
+
+
+def submitted(course=nbgrade.COURSE, assignment=nbgrade.ASSIGNMENT):
+    """The students with a submission of the assignment, sorted."""
+    return sorted(p.parent.name for p in (Path(course) / 'submitted').glob(f'*/{assignment}')
+                  if p.is_dir())
+
+
+def notebook_names(course, assignment=nbgrade.ASSIGNMENT):
+    """The assignment's notebooks, from the course's gradebook (generate_assignment puts them
+    there); NbgraderFailed, saying what to run, when they are not."""
+    from nbgrader.api import Gradebook, MissingEntry
+    missing = nbgrade.NbgraderFailed(
+        f"the gradebook of {course} has no assignment '{assignment}': run "
+        f"`nbgrader generate_assignment {assignment}` there first")
+    if not (Path(course) / 'gradebook.db').is_file():
+        raise missing
+    with Gradebook(db_url(course), COURSE_ID) as gb:
+        try:
+            return [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise missing from None
+
+
+def _snapshot(src, dst):
+    """A consistent copy of an SQLite file (sqlite's backup API, not a byte copy)."""
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+    a.close()
+    b.close()
+
+
+def merge(src_url, dst_url, student, assignment=nbgrade.ASSIGNMENT):
+    """Copy one student's submission from the gradebook at src_url into the one at dst_url.
+    Returns False when src_url has no submission of theirs (nothing was graded)."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+    with warnings.catch_warnings(), Gradebook(src_url, COURSE_ID) as src, \
+            Gradebook(dst_url, COURSE_ID) as dst:
+        # nbgrader's add_submission builds its rows in an order that makes SQLAlchemy warn
+        # (it does in nbgrader's own autograde too); the rows are written all the same.
+        warnings.simplefilter('ignore', SAWarning)
+        try:
+            sub = src.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+        who = src.find_student(student)
+        dst.update_or_create_student(student, first_name=who.first_name,
+                                     last_name=who.last_name, email=who.email,
+                                     lms_user_id=who.lms_user_id)
+        if sub.timestamp is not None:
+            out = dst.update_or_create_submission(assignment, student, timestamp=sub.timestamp)
+        else:
+            out = dst.update_or_create_submission(assignment, student)
+        out.extension = sub.extension
+        for nb in sub.notebooks:
+            onb = dst.find_submission_notebook(nb.name, assignment, student)
+            onb.flagged = nb.flagged
+            onb.late_submission_penalty = nb.late_submission_penalty
+            for g in nb.grades:
+                og = dst.find_grade(g.name, nb.name, assignment, student)
+                og.auto_score, og.manual_score = g.auto_score, g.manual_score
+                og.extra_credit, og.needs_manual_grade = g.extra_credit, g.needs_manual_grade
+            for c in nb.comments:
+                oc = dst.find_comment(c.name, nb.name, assignment, student)
+                oc.auto_comment, oc.manual_comment = c.auto_comment, c.manual_comment
+        dst.db.commit()
+    return True
+
+
+def scores(course, assignment=nbgrade.ASSIGNMENT):
+    """{student: {notebook: score}} from the course's gradebook, for comparing runs."""
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url(course), COURSE_ID) as gb:
+        return {sub.student.id: {nb.name: nb.score for nb in sub.notebooks}
+                for sub in gb.assignment_submissions(assignment)}
+
+
+def _limit_args(cell_timeout, notebook_timeout):
+    args = []
+    if cell_timeout is not None:
+        args.append(f'--Execute.timeout={int(cell_timeout)}')
+    if notebook_timeout is not None:
+        args.append(f'--ExecuteWithinBudget.notebook_timeout={float(notebook_timeout)}')
+    return args
+
+
+def _grade_one(course, student, db_file, assignment, limit_args, wall):
+    """Run nbgrader autograde for one student against its own gradebook file."""
+    cmd, env = nbgrade.nbgrader_command('autograde', assignment, '--student', student, '--force',
+                                f'--CourseDirectory.db_url=sqlite:///{db_file}', *limit_args)
+    start = time.perf_counter()
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        code = process.wait(timeout=wall)
+        message = ''
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        code = None
+        message = (f"stopped after {wall:g} s, more than all its notebooks' time limits "
+                   "together: what was graded by then is kept, the rest scores 0")
+    seconds = time.perf_counter() - start
+    if code not in (0, None):
+        log.seek(0)
+        tail = log.read().decode('utf-8', 'replace').strip().splitlines()[-15:]
+        message = f"nbgrader autograde failed ({code}):\n" + '\n'.join(tail)
+    log.close()
+    return Graded(student, code == 0, seconds, message)
+
+
+def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None,
+              notebook_timeout=None, force=False, assignment=nbgrade.ASSIGNMENT,
+              on_done=None):
+    """Autograde the students' submissions (default: all) with `jobs` nbgrader processes at a
+    time (default: one per core). Like `nbgrader autograde`, a student already autograded is
+    skipped unless force. on_done(Graded) is called as each one finishes. Returns the Graded
+    list in student order."""
+    course = Path(course).resolve()
+    students = submitted(course, assignment) if students is None else list(students)
+    jobs = jobs or os.cpu_count() or 1
+    per_notebook = 600.0 if notebook_timeout is None else float(notebook_timeout)
+    wall = len(notebook_names(course, assignment)) * per_notebook + MARGIN
+    limit_args = _limit_args(cell_timeout, notebook_timeout)
+    done = {}
+    todo = []
+    for student in students:
+        if not force and (course / 'autograded' / student / assignment).exists():
+            done[student] = Graded(student, True, 0.0, 'already autograded (use --force)', True)
+            if on_done:
+                on_done(done[student])
+        else:
+            todo.append(student)
+    scratch = Path(tempfile.mkdtemp(prefix='mgcourse-autograde-'))
+    try:
+        template = scratch / 'template.db'
+        _snapshot(course / 'gradebook.db', template)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {}
+            for student in todo:
+                db_file = scratch / f'{len(futures)}.db'
+                shutil.copyfile(template, db_file)
+                futures[pool.submit(_grade_one, course, student, db_file, assignment,
+                                    limit_args, wall)] = (student, db_file)
+            for future in as_completed(futures):
+                student, db_file = futures[future]
+                graded = future.result()
+                # The one writer of the course's gradebook: results go in as they arrive.
+                if not merge(f'sqlite:///{db_file}', db_url(course), student, assignment):
+                    graded.ok = False
+                    graded.message = graded.message or "nbgrader recorded no submission"
+                done[student] = graded
+                if on_done:
+                    on_done(graded)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [done[s] for s in students]

@@ -1,0 +1,33 @@
+"""The sample class of the nbgrader round trip, shared by the serial (nbgrader's own autograde)
+and the parallel (mgcourse autograde) tests, which must agree on EXPECTED exactly."""
+
+from mgcourse import nbgrade
+
+# The points of each notebook's test cells (see their nbgrader metadata).
+MAX_SCORES = {
+    '01_derivatives': 4, '02_value_and_graph': 1, '03_backprop_by_hand': 4, '04_backward': 20,
+    '05_more_ops_and_pytorch': 15, '06_mlp_and_training': 17, '07_challenge': 4,
+}
+TOTAL = sum(MAX_SCORES.values())
+# What each sample submission scores, notebook by notebook. partial and endless lose the
+# one point of the slope self-check (a hidden test catches the first, the second never
+# defines slope); empty scores nothing.
+EXPECTED = {
+    'correct': MAX_SCORES,
+    'partial': {**MAX_SCORES, '01_derivatives': 3},
+    'endless': {**MAX_SCORES, '01_derivatives': 3},
+    'empty': {name: 0 for name in MAX_SCORES},
+}
+# A cell's time limit in the tests: long enough for the slowest real cell, short enough that
+# the endless loop costs seconds.
+CELL_TIMEOUT = 20
+
+
+def sample_course(tmp):
+    """A scratch copy of the course with the assignment generated and the sample class
+    submitted. Returns (course folder, release folder)."""
+    course = nbgrade.scratch_copy(tmp / 'course')
+    release = nbgrade.generate(course)
+    for student in nbgrade.SAMPLE_CLASS:
+        nbgrade.submit_sample(course, student, student)
+    return course, release

@@ -1,0 +1,63 @@
+"""Parallel autograding (mgcourse.nbautograde, `mgcourse autograde`) of the sample class.
+
+Each student is graded by nbgrader in a process of its own, against a gradebook of its own;
+the results are merged into the course's gradebook by one writer. The scores must be exactly
+those nbgrader's serial autograde gives the same class (test_nbgrader.py asserts the same
+EXPECTED table), and the gradebook must come out whole.
+"""
+
+import sqlite3
+
+import pytest
+
+import nbgrader_class
+from mgcourse import cli, nbautograde, nbgrade
+from nbgrader_class import CELL_TIMEOUT
+
+pytest.importorskip('nbgrader')
+pytest.importorskip('nbclient')
+
+
+@pytest.fixture(scope='module')
+def graded(tmp_path_factory):
+    course, _ = nbgrader_class.sample_course(tmp_path_factory.mktemp('parallel'))
+    finished = []
+    results = nbautograde.autograde(course, jobs=2, cell_timeout=CELL_TIMEOUT,
+                                    on_done=finished.append)
+    return {'dir': course, 'results': results, 'finished': finished}
+
+
+def test_same_scores_as_nbgraders_serial_autograde(graded):
+    assert nbautograde.scores(graded['dir']) == nbgrader_class.EXPECTED
+
+
+def test_every_student_reported_once(graded):
+    assert [r.student for r in graded['results']] == sorted(nbgrade.SAMPLE_CLASS)
+    assert sorted(r.student for r in graded['finished']) == sorted(nbgrade.SAMPLE_CLASS)
+    assert all(r.ok and not r.skipped and r.message == '' for r in graded['results'])
+
+
+def test_the_gradebook_is_whole_and_the_notebooks_are_where_nbgrader_puts_them(graded):
+    course = graded['dir']
+    with sqlite3.connect(course / 'gradebook.db') as db:
+        assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
+    for student in nbgrade.SAMPLE_CLASS:
+        folder = course / 'autograded' / student / nbgrade.ASSIGNMENT
+        assert sorted(p.stem for p in folder.glob('*.ipynb')) == sorted(nbgrader_class.MAX_SCORES)
+    # nbgrader's own commands read the merged gradebook: feedback for every student
+    nbgrade.nbgrader(course, 'generate_feedback', nbgrade.ASSIGNMENT)
+    assert len(list((course / 'feedback').rglob('*.html'))) == 4 * 7
+
+
+def test_graded_students_are_skipped_unless_forced(graded, capsys):
+    code = cli.main(['autograde', '--course', str(graded['dir']), 'correct'])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert 'correct: already autograded' in out
+    assert nbautograde.scores(graded['dir']) == nbgrader_class.EXPECTED
+
+
+def test_a_course_without_the_generated_assignment_is_refused(tmp_path, capsys):
+    course = nbgrade.scratch_copy(tmp_path / 'course')
+    assert cli.main(['autograde', '--course', str(course)]) == 2
+    assert 'nbgrader generate_assignment micrograd' in capsys.readouterr().err
