@@ -65,7 +65,9 @@ fi
 
 have_dot || { echo "The test suite renders graphs with the real dot program; install it first." >&2; exit 1; }
 set +e
-"$venv/bin/python" -m pytest tests "$@"
+# One test file per worker, a worker per core: each file's fixtures (a scratch nbgrader course,
+# a trained network) are built once, in the worker that runs the file.
+"$venv/bin/python" -m pytest tests -n auto --dist loadfile "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

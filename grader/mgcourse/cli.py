@@ -12,6 +12,9 @@
     mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-timeout S]
                        [--notebook-timeout S] [--force]
                                  nbgrader's autograde of every submission, one student per core
+    mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
+                                 the batch grader: every student's package, sandboxed, in
+                                 parallel; gradebook, feedback, Gradescope results, class summary
 """
 
 import argparse
@@ -157,6 +160,42 @@ def cmd_autograde(args):
     return 1 if failed else 0
 
 
+def cmd_grade(args):
+    from . import grading, sandbox
+
+    if not sandbox.bwrap_available():
+        print(f"note: {sandbox.SANDBOX_OFF_MESSAGE}.", file=sys.stderr)
+    limits = sandbox.Limits(cpu_seconds=args.cpu, wall_seconds=args.wall,
+                            memory_bytes=args.memory << 20)
+    options = grading.Options(jobs=args.jobs, seed=args.seed, limits=limits)
+
+    def report(p):
+        e = p.entry
+        if p.what == 'kept':
+            print(f"{p.student}: kept from the last run ({e['total']:g} / {e['possible']})")
+            return
+        flags = f" [{', '.join(e['flags'])}]" if e['flags'] else ''
+        status = '' if e['status'] == 'graded' else f" ({e['status']})"
+        print(f"{p.student}: {e['total']:g} / {e['possible']}{status}{flags} in {p.seconds:.1f} s")
+
+    try:
+        book = grading.grade(args.submissions, args.out, options, on_event=report)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"mgcourse grade: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    for line in book.get('skipped', []):
+        print(f"skipped: {line}")
+    errors = [s for s, e in book['students'].items() if e['status'] == 'error']
+    print(f"{len(book['students'])} students, hidden-check seed {book['seed']}, sandbox "
+          f"{book['sandbox']}: {out / 'grades.csv'}, {out / 'summary.html'}, "
+          f"feedback in {out / 'feedback'}")
+    if errors:
+        print(f"the grader failed on {', '.join(errors)}: run the same command again to retry",
+              file=sys.stderr)
+    return 1 if errors else 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -202,6 +241,23 @@ def parser():
                    help="a notebook's time limit, all cells together (default: the course's)")
     a.add_argument('--force', action='store_true', help='grade again students already graded')
     a.set_defaults(func=cmd_autograde)
+
+    g = sub.add_parser('grade', help="grade a class's package submissions (sandboxed, parallel)")
+    g.add_argument('submissions', metavar='SUBMISSIONS',
+                   help='a folder with, per student: STUDENT/, STUDENT.zip or STUDENT_engine.py ...')
+    g.add_argument('--out', required=True, metavar='DIR',
+                   help='where the gradebook, feedback and summary go (run again to resume)')
+    g.add_argument('--jobs', type=int, default=0, metavar='N',
+                   help='students graded at the same time (default: one per core)')
+    g.add_argument('--seed', type=int, default=None, metavar='N',
+                   help="the hidden checks' seed (default: the gradebook's, else a new one)")
+    g.add_argument('--wall', type=float, default=300.0, metavar='S',
+                   help="one student's wall-time limit in seconds (default: 300)")
+    g.add_argument('--cpu', type=int, default=120, metavar='S',
+                   help="CPU seconds for each of a student's processes (default: 120)")
+    g.add_argument('--memory', type=int, default=2048, metavar='MB',
+                   help="memory (address space) of each of a student's processes (default: 2048)")
+    g.set_defaults(func=cmd_grade)
     return p
 
 

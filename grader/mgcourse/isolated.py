@@ -26,22 +26,33 @@ TIMEOUT = 30.0  # seconds for one probe (a driven check sends many; each has thi
 class Worker:
     """One worker process for one implementation folder."""
 
-    def __init__(self, folder, timeout=TIMEOUT):
+    def __init__(self, folder, timeout=TIMEOUT, launch=None):
+        """launch(argv, pass_fds) starts the worker somewhere else (the batch grader's
+        sandbox) and returns an object with .process, .kill() and .output(); by default it
+        is a plain child process."""
         self.folder = Path(folder).resolve()
         self.timeout = timeout
-        self.output = tempfile.TemporaryFile()  # what the student's code prints
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
-        env = dict(os.environ, PYTHONPATH=str(paths.ROOT / 'grader'), PYTHONDONTWRITEBYTECODE='1')
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'mgcourse.worker', str(self.folder),
-             str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
-            stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+        argv = [sys.executable, '-m', 'mgcourse.worker', str(self.folder),
+                str(request_read), str(reply_write)]
+        self.launched = None
+        self.output = None
+        if launch is None:
+            self.output = tempfile.TemporaryFile()  # what the student's code prints
+            env = dict(os.environ, PYTHONPATH=str(paths.ROOT / 'grader'),
+                       PYTHONDONTWRITEBYTECODE='1')
+            self.process = subprocess.Popen(
+                argv, pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL,
+                stdout=self.output, stderr=subprocess.STDOUT, env=env, cwd=self.folder)
+        else:
+            self.launched = launch(argv, (request_read, reply_write))
+            self.process = self.launched.process
         os.close(request_read)
         os.close(reply_write)
         self._buffer = b''
         self.ended = None
+        self.modules = set()  # modules of note the student's code imported (torch)
         first = self._receive(max(self.timeout, 60.0))
         self.import_error = None
         if 'import_error' in first:
@@ -52,12 +63,22 @@ class Worker:
         """The observed data of one probe; ProbeError when it raised, hung or crashed."""
         if self.ended is not None:  # a worker that hung or crashed answers nothing more
             raise self.ended
-        message = json.dumps({'check': check_id, 'inputs': inputs}) + '\n'
+        return self._ask({'check': check_id, 'inputs': inputs})
+
+    def probe_named(self, name, inputs):
+        """The observed data of a probe of checks.base.PROBES, on the grader's inputs."""
+        return self._ask({'probe': name, 'inputs': inputs})
+
+    def _ask(self, request):
+        if self.ended is not None:
+            raise self.ended
+        message = json.dumps(request) + '\n'
         try:
             os.write(self._request, message.encode())
         except BrokenPipeError:
             self._end('crash', self._death())
         reply = self._receive(self.timeout)
+        self.modules.update(reply.get('modules', ()))
         if 'error' in reply:
             raise ProbeError(*reply['error'])
         return reply['observed']
@@ -95,7 +116,9 @@ class Worker:
         return self.process.poll() is None
 
     def close(self):
-        if self.process.poll() is None:
+        if self.launched is not None:
+            self.launched.kill()  # the worker and everything it started
+        elif self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         for fd in (self._request, self._reply):

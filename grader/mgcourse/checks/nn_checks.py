@@ -9,7 +9,7 @@ import random
 
 from .. import diagnosis, oracle
 from ..oracle import close
-from .base import Failed, check, observe, show
+from .base import Failed, check, observe, register_probe, show
 
 # The lecture's tiny dataset, the grader's own copy.
 XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -285,8 +285,8 @@ def _train(mg, seed, steps, lr):
             'end': weights_of(model)}
 
 
-def _judge_descent(obs):
-    losses, end = oracle.descend(obs['start'], XS, YS, obs['steps'], obs['lr'])
+def _judge_descent(obs, xs=XS, ys=YS):
+    losses, end = oracle.descend(obs['start'], xs, ys, obs['steps'], obs['lr'])
     title = f"train(model, xs, ys, steps={obs['steps']}, lr={obs['lr']})"
     if not isinstance(obs['losses'], list) or len(obs['losses']) != obs['steps']:
         raise Failed(f"{title} should return the list of the {obs['steps']} losses, one per step; "
@@ -298,11 +298,11 @@ def _judge_descent(obs):
     likely = {}
     for mistake, kwargs in (('no-zero-grad', {'zero_grad': False}),
                             ('update-sign', {'direction': 1.0})):
-        wrong_losses, wrong_end = oracle.descend(obs['start'], XS, YS, obs['steps'], obs['lr'],
+        wrong_losses, wrong_end = oracle.descend(obs['start'], xs, ys, obs['steps'], obs['lr'],
                                                  **kwargs)
         likely[mistake] = wrong_losses + oracle.flatten(wrong_end)
     numbers = all(isinstance(v, float) for v in oracle.flatten(obs['end']) + obs['losses'][:1])
-    rises = numbers and oracle.sse_loss(obs['end'], XS, YS) > obs['losses'][0]
+    rises = numbers and oracle.sse_loss(obs['end'], xs, ys) > obs['losses'][0]
     _fail_rows(f"{title}, compared with gradient descent computed by the grader", rows, likely,
                also=['loss-rises'] if rises else [], rel=1e-5, abs_tol=1e-7)
 
@@ -343,3 +343,45 @@ def _(obs):
             raise Failed(f"with random.seed({seed}), after train(model, xs, ys, steps={run['steps']}, "
                          f"lr={run['lr']}) the loss (recomputed by the grader from your weights) is "
                          f"{show(final)}; it should be below 0.01 (the first loss was {show(first)})")
+
+
+# --------------------------------------------------------------------------------
+# Probes driven by the grader: a network of the grader's choosing
+# --------------------------------------------------------------------------------
+# spec: {'nin': 2, 'nouts': [3, 1], 'weights': [layer][neuron] = [w1, ..., wn, b],
+#        'xs': [[...], ...], 'ys': [...], 'steps': 3, 'lr': 0.05}. The hidden checks (in the
+# grader's process only) choose these from a seed drawn at grading time.
+
+def _network(mg, spec):
+    """MLP(nin, nouts) with the spec's weights, written through .layers, .neurons, .w, .b."""
+    model = mg.nn.MLP(spec['nin'], spec['nouts'])
+    for layer, layer_weights in zip(model.layers, spec['weights']):
+        for n, wb in zip(layer.neurons, layer_weights):
+            for w, value in zip(n.w, wb[:-1]):
+                w.data = value
+            n.b.data = wb[-1]
+    return model
+
+
+def network_probe(mg, spec):
+    """The outputs, the loss and every parameter's gradient, on the spec's network and data."""
+    model = _network(mg, spec)
+    outs = [output_of(model(x)) for x in spec['xs']]
+    loss = mg.train.mse_loss(model, spec['xs'], spec['ys'])
+    loss.backward()
+    return {'weights': weights_of(model), 'outs': outs, 'loss': output_of(loss),
+            'grads': [(name, observe(p.grad)) for name, p in structural_parameters(model)]}
+
+
+def descent_probe(mg, spec):
+    """train() on the spec's network and data: the losses and the weights after it."""
+    model = _network(mg, spec)
+    start = weights_of(model)
+    losses = mg.train.train(model, spec['xs'], spec['ys'], steps=spec['steps'], lr=spec['lr'])
+    return {'start': start, 'steps': spec['steps'], 'lr': spec['lr'],
+            'losses': [observe(v) for v in losses] if isinstance(losses, list) else observe(losses),
+            'end': weights_of(model)}
+
+
+register_probe('network', network_probe)
+register_probe('descent', descent_probe)

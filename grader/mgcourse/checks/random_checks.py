@@ -9,12 +9,13 @@ still wrong, and the message shows it as code to paste into a notebook.
 
 import json
 import warnings
+from random import Random
 
 from hypothesis import HealthCheck, find, settings
 from hypothesis.errors import HypothesisException, NoSuchExample
 
 from .. import randexpr
-from .base import Check, Failed, ProbeError, Skip, register
+from .base import Check, Failed, ProbeError, Skip, register, register_probe
 from .engine_checks import _judge_expression, _probe_expression
 
 SEARCH = settings(max_examples=150, derandomize=True, database=None, deadline=None,
@@ -35,8 +36,10 @@ def _verdict(program, observed, oracle):
     return Failed(message, diagnoses=diagnoses) if message else None
 
 
-def searching(oracle, name):
-    """A drive function: search for the smallest expression whose gradients are wrong."""
+def searching(oracle, name, search=SEARCH, seed=None):
+    """A drive function: search for the smallest expression whose gradients are wrong.
+    With a seed, the expressions tried are drawn from it (the hidden checks); without, the
+    same ones every run (derandomized)."""
 
     def drive(call):
         # Every failure seen is kept: a student's bug can depend on the order in which a
@@ -58,7 +61,8 @@ def searching(oracle, name):
             return failure is not None
 
         try:
-            find(randexpr.programs(), fails, settings=SEARCH)
+            find(randexpr.programs(), fails, settings=search,
+                 random=None if seed is None else Random(seed))
         except NoSuchExample:
             return
         except HypothesisException:
@@ -91,6 +95,8 @@ def _torch(program):
         raise Skip("PyTorch is not installed, so this comparison is skipped "
                    "(pip install torch==2.13.0 to run it)") from None
 
+
+register_probe('expression', probe)
 
 register(Check('more_ops', 'random_expressions',
                "random expressions with reused nodes, against central differences",

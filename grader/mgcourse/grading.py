@@ -1,0 +1,308 @@
+"""The batch grader: a whole class's package submissions, isolated, in parallel, resumable.
+
+    book = grade('submissions/', 'out/')            # what `mgcourse grade` runs
+
+For each student (submissions.py finds and unpacks the hand-in, safely, in this process):
+
+1. the student's package is copied into a scratch folder of its own, beside a copy of the
+   public course library (without the hidden checks and the mistake catalogue);
+2. a worker process imports the package there and answers probe requests, inside the sandbox
+   (sandbox.py: bubblewrap where it works, with limits on CPU, memory, processes, file size,
+   output and wall time; the limits alone where it does not);
+3. this side sends each public check's probe, then the hidden checks' inputs, drawn from the
+   run's seed, and judges the plain data that comes back: the verdict is never taken in the
+   process that runs the student's code. A probe that hangs or crashes costs its check; a
+   package that cannot even start costs every check, with the reason.
+
+Students are graded by a pool of processes (one per core by default). This process is the
+only writer of the gradebook: after each student it rewrites grades.json and grades.csv
+atomically (reports.write_atomic), so an interrupted run loses at most the students in
+progress. Run again, it keeps every student whose hand-in (its fingerprint) and seed are
+unchanged and grades the rest; the files come out the same as an uninterrupted run's.
+Grades never depend on timing, so a regrade with the recorded seed reproduces them.
+"""
+
+import csv
+import io
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import catalogue, checks, diagnosis, hidden, reports, sandbox, submissions
+from .checks.base import ProbeError, Result, run_check
+from .isolated import Worker
+
+ASSIGNMENT = 'micrograd'
+COURSE = 'micrograd-course'
+# What the student's process never sees of the course library: the hidden checks' code and
+# the mistake catalogue (whose find/replace pairs quote the solutions).
+PRIVATE = ('hidden.py', 'grading.py', 'mistakes.toml', 'nbgrader_plugins.py')
+PROBE_TIMEOUT = 20.0  # seconds for one probe
+
+
+@dataclass(frozen=True)
+class Options:
+    jobs: int = 0                       # grading processes (0: one per core)
+    seed: int = None                    # the hidden checks' seed (None: the gradebook's, or new)
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    probe_timeout: float = PROBE_TIMEOUT
+    hidden: bool = True                 # run the hidden checks
+
+
+# --------------------------------------------------------------------------------
+# The gradebook's shape
+# --------------------------------------------------------------------------------
+
+def check_list(with_hidden=True):
+    """Every graded check, public then hidden, as the gradebook lists them."""
+    out = []
+    for cp in catalogue.load():
+        for entry in cp.checks:
+            c = checks.REGISTRY[entry.id]
+            out.append({'id': entry.id, 'checkpoint': cp.id, 'title': c.title,
+                        'points': entry.points, 'hidden': False, 'lecture': cp.lecture})
+    if with_hidden:
+        out += [{'id': h.id, 'checkpoint': h.checkpoint, 'title': h.title, 'points': h.points,
+                 'hidden': True, 'lecture': h.lecture} for h in hidden.HIDDEN]
+    return out
+
+
+def new_book(seed, with_hidden=True):
+    return {'course': COURSE, 'assignment': ASSIGNMENT,
+            'sandbox': 'bubblewrap' if sandbox.bwrap_available() else 'off',
+            'seed': seed, 'checks': check_list(with_hidden),
+            'diagnoses': dict(diagnosis.texts()),
+            'students': {}}
+
+
+def _entry(sub, seed, status, results, notes=(), flags=(), problem=''):
+    return {
+        'student': sub.student, 'status': status, 'submission': sub.source,
+        'fingerprint': sub.fingerprint, 'seed': seed,
+        'total': float(sum(r.points for r in results)),
+        'possible': sum(r.possible for r in results),
+        'notes': list(notes) + ([problem] if problem else []),
+        'flags': sorted(flags),
+        'checks': {r.id: {'points': r.points, 'possible': r.possible, 'passed': r.passed,
+                          'error': r.error, 'message': r.message, 'diagnoses': r.diagnoses}
+                   for r in results},
+    }
+
+
+def _failed_all(checks_, kind, message):
+    """Every check failed for one reason (nothing to grade, a package that cannot start)."""
+    return [Result(c['id'], c['checkpoint'], c['id'].split('.', 1)[1], c['title'], 0,
+                   c['points'], False, message, kind) for c in checks_]
+
+
+# --------------------------------------------------------------------------------
+# One student
+# --------------------------------------------------------------------------------
+
+def runtime_library(dst):
+    """A copy of the public course library for the student's side, at dst/mgcourse."""
+    target = Path(dst) / 'mgcourse'
+    shutil.copytree(Path(__file__).parent, target,
+                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc', *PRIVATE))
+    return Path(dst)
+
+
+def _launcher(scratch, runtime, limits):
+    env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
+           'PYTHONHASHSEED': '0', 'HOME': str(scratch), 'TMPDIR': '/tmp',
+           'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
+
+    def launch(argv, pass_fds):
+        return sandbox.start(argv, workdir=scratch, readable=[runtime], env=env,
+                             limits=limits, pass_fds=pass_fds)
+    return launch
+
+
+def _run_battery(package, scratch, runtime, seed, options, checks_):
+    """(results, flags): every check of checks_ against the package, the student's code in
+    sandboxed worker processes (a fresh one after a crash or a timeout)."""
+    launch = _launcher(scratch, runtime, options.limits)
+    results, flags = [], set()
+    worker = None
+    start = time.monotonic()
+    budget = options.limits.wall_seconds
+    hidden_checks = hidden.by_id()
+    try:
+        for i, c in enumerate(checks_):
+            if budget is not None and time.monotonic() - start > budget:
+                results += _failed_all(checks_[i:], 'timeout', (
+                    f"not run: grading this submission took longer than {budget:g} s in all"))
+                break
+            if worker is None or worker.ended is not None or not worker.alive:
+                if worker is not None:
+                    flags.update(worker.modules)
+                    worker.close()
+                try:
+                    worker = Worker(package, options.probe_timeout, launch=launch)
+                except ProbeError as e:
+                    results += _failed_all(checks_[i:], 'import', (
+                        f"your package could not be started: {e.message}"))
+                    worker = None
+                    break
+            if worker.import_error is not None:
+                results += _failed_all(checks_[i:], 'import', (
+                    f"the package could not be imported: {worker.import_error.message}"))
+                break
+            results.append(_judge(c, worker, seed, hidden_checks))
+    finally:
+        if worker is not None:
+            flags.update(worker.modules)
+            worker.close()
+    return results, flags
+
+
+def _judge(c, worker, seed, hidden_checks):
+    """One check's Result; an error of the grader's own is a failed check, never a crash."""
+    try:
+        if c['hidden']:
+            return hidden.run(hidden_checks[c['id']], seed, worker.probe_named)
+        check = checks.REGISTRY[c['id']]
+        return run_check(check, c['points'], lambda inputs: worker.probe(check.id, inputs))
+    except Exception as e:  # noqa: BLE001 - what the student returned broke a judge
+        detail = ''.join(traceback.format_exception_only(type(e), e)).strip()
+        return Result(c['id'], c['checkpoint'], c['id'].split('.', 1)[1], c['title'], 0,
+                      c['points'], False,
+                      f"the grader could not judge what your code returned ({detail})",
+                      'exception')
+
+
+def grade_one(student, entries, root, work, runtime, seed, options, checks_):
+    """The gradebook entry of one student. Never raises for anything in the hand-in."""
+    started = time.perf_counter()
+    try:
+        sub = submissions.prepare(student, entries, root, work)
+        if sub.package is None:
+            entry = _entry(sub, seed, 'invalid', _failed_all(checks_, 'invalid', sub.problem),
+                           sub.notes, problem=sub.problem)
+        else:
+            scratch = Path(tempfile.mkdtemp(prefix=f'{student}-', dir=work))
+            package = scratch / 'package'
+            shutil.copytree(sub.package, package)
+            try:
+                results, flags = _run_battery(package, scratch, runtime, seed, options, checks_)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            entry = _entry(sub, seed, 'graded', results, sub.notes,
+                           {f'imports-{m}' for m in flags})
+    except Exception as e:  # noqa: BLE001 - a grader failure is recorded, and retried on resume
+        detail = ''.join(traceback.format_exception(type(e), e, e.__traceback__))
+        entry = {'student': student, 'status': 'error', 'submission': '',
+                 'fingerprint': '', 'seed': seed, 'total': 0.0,
+                 'possible': sum(c['points'] for c in checks_),
+                 'notes': [f"the grader failed on this submission; it will be graded again "
+                           f"on the next run: {type(e).__name__}: {e}"],
+                 'flags': ['grader-error'], 'checks': {}, 'traceback': detail}
+    return entry, time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------------
+# The class
+# --------------------------------------------------------------------------------
+
+def load_book(out):
+    path = Path(out) / 'grades.json'
+    if path.is_file():
+        return json.loads(path.read_text(encoding='utf-8'))
+    return None
+
+
+def csv_text(book):
+    ids = [c['id'] for c in book['checks']]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator='\n')
+    w.writerow(['student', 'status', 'total', 'possible', *ids, 'flags', 'seed'])
+    for student in sorted(book['students']):
+        e = book['students'][student]
+        w.writerow([student, e['status'], f"{e['total']:g}", e['possible'],
+                    *[f"{e['checks'][i]['points']:g}" if i in e['checks'] else '' for i in ids],
+                    ' '.join(e['flags']), e['seed']])
+    return buf.getvalue()
+
+
+def save(book, out):
+    """grades.json and grades.csv, each written whole or not at all."""
+    book['students'] = dict(sorted(book['students'].items()))
+    reports.write_atomic(Path(out) / 'grades.json', json.dumps(book, indent=1) + '\n')
+    reports.write_atomic(Path(out) / 'grades.csv', csv_text(book))
+
+
+@dataclass
+class Progress:
+    """What grade() tells on_event as it goes."""
+    student: str
+    what: str            # 'kept' (resumed), 'graded'
+    entry: dict
+    seconds: float = 0.0
+
+
+def grade(root, out, options=Options(), on_event=None):
+    """Grade every student in root into out; returns the gradebook (the dict of grades.json)."""
+    root, out = Path(root).resolve(), Path(out).resolve()
+    if out == root or root in out.parents:
+        raise ValueError(f"the output folder {out} must not be inside the submissions {root}")
+    out.mkdir(parents=True, exist_ok=True)
+    old = load_book(out)
+    seed = options.seed
+    if seed is None:
+        seed = old['seed'] if old else secrets.randbits(32)
+    book = new_book(seed, options.hidden)
+    checks_ = book['checks']
+    found = submissions.find(root)
+    todo = []
+    for student, entries in sorted(found.items()):
+        before = (old or {}).get('students', {}).get(student)
+        same = (before is not None and before['status'] in ('graded', 'invalid')
+                and before['seed'] == seed and old['checks'] == checks_
+                and before['fingerprint'] == submissions.fingerprint(student, entries, root))
+        if same:
+            book['students'][student] = before
+            if on_event:
+                on_event(Progress(student, 'kept', before))
+        else:
+            todo.append((student, entries))
+    book['skipped'] = submissions.skipped(root)
+    save(book, out)
+    jobs = options.jobs or os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix='mgcourse-grade-') as tmp:
+        runtime = runtime_library(Path(tmp) / 'runtime')
+        work = Path(tmp) / 'work'
+        work.mkdir()
+        if todo:
+            # spawn: each grading process starts clean, with no thread or lock of this one.
+            context = multiprocessing.get_context('spawn')
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+                futures = {pool.submit(grade_one, student, entries, root, work, runtime, seed,
+                                       options, checks_): student for student, entries in todo}
+                for future in as_completed(futures):
+                    student = futures[future]
+                    try:
+                        entry, seconds = future.result()
+                    except Exception as e:  # noqa: BLE001 - the grading process itself died
+                        entry, seconds = _pool_failure(student, seed, checks_, e), 0.0
+                    book['students'][student] = entry
+                    save(book, out)
+                    if on_event:
+                        on_event(Progress(student, 'graded', entry, seconds))
+    reports.write_all(book, out)
+    return book
+
+
+def _pool_failure(student, seed, checks_, e):
+    return {'student': student, 'status': 'error', 'submission': '', 'fingerprint': '',
+            'seed': seed, 'total': 0.0, 'possible': sum(c['points'] for c in checks_),
+            'notes': [f"the grading process stopped ({type(e).__name__}: {e}); this "
+                      "submission will be graded again on the next run"],
+            'flags': ['grader-error'], 'checks': {}}
