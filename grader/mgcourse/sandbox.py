@@ -1,0 +1,571 @@
+"""Run a command isolated: inside bubblewrap where it works here, under resource limits always.
+
+    sb = sandbox.start([sys.executable, '-m', 'mgcourse.worker', folder, rfd, wfd],
+                       workdir=scratch, readable=[library_copy, student_copy],
+                       env=env, limits=sandbox.Limits(), pass_fds=(rfd, wfd))
+    ...
+    code = sb.wait()
+    print(sb.output())
+
+Inside bubblewrap the command sees a read-only system (/usr and the /lib and /bin links, a few
+files of /etc, the interpreter's prefix and the virtual environment), each `readable` path
+read-only at its own place, `workdir` read-write, a private /tmp, and nothing else of this
+machine: no network, no other process, no home directory, no other folder of the checkout.
+The limits (CPU seconds, address space, processes, file size) are applied by a tiny launcher
+that runs just before the command, and the wall time by a timer in this process.
+
+How the process limit is made to hold (RLIMIT_NPROC is never enforced for root, and it counts
+every process of a user, not those of one sandbox):
+- as root: each run gets a user id of its own, unused by anything else (`Sandboxed.user`); the
+  launcher sets the limit and switches to it. Bubblewrap is then used without a user namespace,
+  with the one capability it takes to switch, which the switch drops.
+- as another user: bubblewrap's user namespace counts the sandbox's processes apart from the
+  user's others, and the launcher sets the limit inside it.
+- without bubblewrap, as root: the same own user id, when the interpreter, the `readable`
+  paths and `workdir` can be reached by other users (directories of ours in the temporary
+  folder are opened for passing through, mode o+x, for that); otherwise the command runs as
+  root and the process limit cannot apply (`Sandboxed.processes_limited` is False).
+- without bubblewrap, as another user: the limit is what the user runs now plus `processes`.
+When the command runs as a user id of its own, the `readable` trees are made readable by
+others and `workdir` is given to that user (both are meant to be scratch copies).
+
+The sandbox ends with its command: what the command left running is stopped (bubblewrap's
+process namespace does it; without it, the process group and every process started with this
+run's marker in its environment, or everything of the run's own user id, are killed).
+
+The command is killed when this process dies, and also (bubblewrap's --die-with-parent works
+that way, and so does the launcher without it) when the *thread* that started it ends: start
+sandboxes from a thread that outlives them.
+
+Threads count as processes for the limit: set OMP_NUM_THREADS=1 and the like in `env` on a
+machine with many cores, or numerical libraries may fail to start their thread pools.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+SANDBOX_OFF_MESSAGE = (
+    "the sandbox is off (bubblewrap, `bwrap`, is not installed or does not work here): student "
+    "code runs with limits on CPU time, memory, file size, output, wall time and (where the "
+    "system allows) processes, but can read the file system and open network connections")
+
+ENV_SWITCH = 'MGCOURSE_SANDBOX'  # 'off' forces the sandbox off
+MARKER = 'MGCOURSE_SANDBOX_RUN'  # without bubblewrap: in the environment of every run's process
+
+# Bubblewrap's exit status for a command killed by signal N is 128 + N.
+_SIGNALLED = 128
+
+# The /etc files the dynamic loader and Python may read.
+_ETC = ('ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'nsswitch.conf',
+        'passwd', 'group')
+
+# User ids given to runs as root: far above the ones systems hand out, below 2**31.
+_UID_BASE = 1_900_000_000
+_run_numbers = itertools.count()
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 60           # CPU time of each process (RLIMIT_CPU), then SIGXCPU
+    wall_seconds: float = 300       # the whole run, then everything is killed (None: no limit)
+    memory_bytes: int = 2 << 30     # address space of each process (RLIMIT_AS); torch needs ~0.7 GB
+    processes: int = 64             # processes and threads of the run (RLIMIT_NPROC, see above)
+    file_bytes: int = 16 << 20      # the largest file it may write (RLIMIT_FSIZE)
+    output_bytes: int = 1 << 20     # what is kept of stdout and stderr; the rest is read and dropped
+    tmp_bytes: int = 64 << 20       # the size of its private /tmp and /dev/shm (bubblewrap only)
+
+
+# The launcher: applies the limits, then switches user when asked, then becomes the command.
+# It runs with -I -S: no site, no environment variable of Python's, so nothing can interfere.
+# `lifeline` is the reading end of a pipe whose other end only the process that started it
+# holds: at its end of file, that process is gone, and the command is not started. After the
+# check, the death signal does the same (it would have missed a death before it was set, and
+# so would bwrap --die-with-parent, which has that gap between its fork and its prctl).
+_LAUNCHER = r'''
+import ctypes, os, resource, select, sys
+cpu, memory, fsize, nproc, uid, lifeline = map(int, sys.argv[1:7])
+libc = ctypes.CDLL(None)  # loaded now: the user switched to may not reach this library
+def limit(kind, soft, hard):
+    top = resource.getrlimit(kind)[1]
+    if top != resource.RLIM_INFINITY:
+        soft, hard = min(soft, top), min(hard, top)
+    resource.setrlimit(kind, (soft, hard))
+limit(resource.RLIMIT_CORE, 0, 0)
+limit(resource.RLIMIT_CPU, cpu, cpu + 1)
+limit(resource.RLIMIT_AS, memory, memory)
+limit(resource.RLIMIT_FSIZE, fsize, fsize)
+if nproc > 0:
+    limit(resource.RLIMIT_NPROC, nproc, nproc)
+if uid >= 0:
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL (after the switch, which clears it)
+if select.select([lifeline], [], [], 0)[0]:
+    sys.exit('the process that started this sandbox is gone')
+os.close(lifeline)
+os.execvp(sys.argv[7], sys.argv[7:])
+'''
+
+# Kills every process of one user id but itself: kill(-1) as that user.
+_KILLER = r'''
+import os, sys
+uid = int(sys.argv[1])
+os.setgroups([])
+os.setgid(uid)
+os.setuid(uid)
+for _ in range(3):
+    try:
+        os.kill(-1, 9)
+    except ProcessLookupError:
+        break
+'''
+
+
+def _launcher(limits, nproc, uid, lifeline):
+    return [sys.executable, '-I', '-S', '-c', _LAUNCHER, str(limits.cpu_seconds),
+            str(limits.memory_bytes), str(limits.file_bytes), str(nproc),
+            str(-1 if uid is None else uid), str(lifeline)]
+
+
+def _popen(args, *, workdir, env, pass_fds, **how):
+    """Start args with a lifeline (see _LAUNCHER) and its output on one pipe."""
+    lifeline, keep = os.pipe()
+    try:
+        process = subprocess.Popen(args(lifeline), env=env, cwd=workdir,
+                                   pass_fds=(*pass_fds, lifeline), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    except BaseException:
+        os.close(keep)
+        raise
+    finally:
+        os.close(lifeline)
+    return Sandboxed(process, lifeline=keep, **how)
+
+
+# --- where we are -------------------------------------------------------------------------
+
+def _root_of_this_machine():
+    """Root in the initial user namespace: may switch to any user id."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        return Path('/proc/self/uid_map').read_text().split() == ['0', '0', '4294967295']
+    except OSError:
+        return False
+
+
+def _bwrap_path():
+    return shutil.which('bwrap')
+
+
+def _off_by_request():
+    return os.environ.get(ENV_SWITCH, '').strip().lower() in ('off', '0', 'no', 'false')
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(bwrap):
+    """None when bubblewrap runs a command here the way start() would, else what went wrong."""
+    scratch = Path(tempfile.mkdtemp(prefix='mgcourse-probe-'))
+    try:
+        sb = _start_bwrap(bwrap, [sys.executable, '-I', '-S', '-c', 'print("ok")'],
+                          workdir=scratch, readable=(), env={'PATH': os.defpath},
+                          limits=Limits(wall_seconds=30), pass_fds=())
+        code = sb.wait()
+        if code == 0 and sb.output().strip() == 'ok':
+            return None
+        return f"bwrap failed (exit code {code}): {sb.output().strip()}"
+    except OSError as e:
+        return f"bwrap could not start: {e}"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def off_reason():
+    """Why the sandbox is off ('' when it is on)."""
+    if _off_by_request():
+        return f"{ENV_SWITCH}=off"
+    bwrap = _bwrap_path()
+    if bwrap is None:
+        return "bwrap is not installed"
+    return _probe(bwrap) or ''
+
+
+def bwrap_available():
+    """bwrap is on PATH and works here (tried once), and MGCOURSE_SANDBOX is not 'off'."""
+    return off_reason() == ''
+
+
+# --- file permissions for a run as its own user ---------------------------------------------
+
+def _others_can_pass(folder):
+    """Other users can pass through folder and every folder above it."""
+    try:
+        return all(os.stat(f).st_mode & stat.S_IXOTH
+                   for f in [Path(os.path.realpath(folder)), *Path(os.path.realpath(folder)).parents])
+    except OSError:
+        return False
+
+
+def _others_can_reach(path):
+    """Every directory on the way to path can be passed by other users, and path can be read
+    (and, for a directory, passed; for a file with an x bit, run)."""
+    path = Path(os.path.realpath(path))
+    if not _others_can_pass(path.parent):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    if not mode & stat.S_IROTH:
+        return False
+    if stat.S_ISDIR(mode) or mode & stat.S_IXUSR:
+        return bool(mode & stat.S_IXOTH)
+    return True
+
+
+def _open_temporary_ancestors(path):
+    """Let other users pass (not list) our directories in the temporary folder above path."""
+    top = Path(os.path.realpath(tempfile.gettempdir()))
+    for folder in Path(os.path.realpath(path)).parents:
+        if folder == top or top not in folder.parents:
+            break
+        st = os.stat(folder)
+        if st.st_uid == os.geteuid() and not st.st_mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
+
+def _open_tree(path):
+    """Make a tree readable by others: o+r on files, o+rx on directories and executables."""
+    def widen(p):
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            return
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode | stat.S_IROTH
+        if stat.S_ISDIR(st.st_mode) or mode & stat.S_IXUSR:
+            wanted |= stat.S_IXOTH
+        if wanted != mode:
+            os.chmod(p, wanted)
+    widen(path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                widen(os.path.join(folder, name))
+
+
+def _give_tree(path, uid):
+    os.lchown(path, uid, uid)
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(folder, name), uid, uid)
+
+
+def _new_uid():
+    return _UID_BASE + (os.getpid() % 100_000) * 100 + next(_run_numbers) % 100
+
+
+def _tasks_of(uid):
+    """How many processes and threads uid runs now (what RLIMIT_NPROC counts)."""
+    total = 0
+    for entry in os.scandir('/proc'):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = dict(line.split(':', 1) for line in
+                          Path(entry.path, 'status').read_text().splitlines() if ':' in line)
+            if int(fields['Uid'].split()[0]) == uid:
+                total += int(fields['Threads'])
+        except (OSError, KeyError, ValueError):
+            pass
+    return total
+
+
+def _python_roots():
+    """The folders the running interpreter needs: its installation and its environment."""
+    roots = []
+    for p in (sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix):
+        p = Path(os.path.realpath(p))
+        if p not in roots:
+            roots.append(p)
+    return roots
+
+
+def _interpreter_reachable(program, env):
+    """Another user could run program (and, when it is this interpreter, find its library)."""
+    found = shutil.which(program, path=env.get('PATH', os.defpath))
+    if found is None or not _others_can_reach(found):
+        return False
+    if os.path.realpath(found) == os.path.realpath(sys.executable):
+        return all(_others_can_reach(p) for p in _python_roots())
+    return True
+
+
+# --- the run --------------------------------------------------------------------------------
+
+class _Capture(threading.Thread):
+    """Reads a pipe to its end, keeping the first `limit` bytes and counting the rest."""
+
+    def __init__(self, stream, limit):
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self):
+        fd = self.stream.fileno()
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                room = max(self.limit - len(self.kept), 0)
+                self.kept += chunk[:room]
+                self.dropped += len(chunk) - min(room, len(chunk))
+        finally:
+            self.stream.close()
+
+
+class Sandboxed:
+    """One command started by start(): its process, its output, and the means to stop it."""
+
+    def __init__(self, process, *, sandboxed, limits, user=None, marker=None,
+                 processes_limited=True, lifeline=None):
+        self.process = process                  # the Popen, of bwrap or of the launcher
+        self.sandboxed = sandboxed              # inside bubblewrap
+        self.limits = limits
+        self.user = user                        # the user id of its own it runs as, if any
+        self.processes_limited = processes_limited
+        self.timed_out = False                  # killed when wall_seconds ran out
+        self._marker = marker
+        self._lifeline = lifeline
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._capture = _Capture(process.stdout, limits.output_bytes)
+        self._capture.start()
+        self._timer = threading.Timer(limits.wall_seconds or 0, self._out_of_time)
+        self._timer.daemon = True
+        if limits.wall_seconds is not None:
+            self._timer.start()
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def output(self):
+        """What it printed to stdout and stderr, cut at output_bytes with a note saying so."""
+        text = bytes(self._capture.kept).decode('utf-8', 'replace')
+        if self._capture.dropped:
+            if text and not text.endswith('\n'):
+                text += '\n'
+            text += f"[... {self._capture.dropped} bytes more not kept]"
+        return text
+
+    def wait(self, timeout=None):
+        """Its exit code once it has ended; -N when a signal N killed it (as with Popen).
+        Raises subprocess.TimeoutExpired if it is still running after timeout seconds."""
+        self.process.wait(timeout)
+        self._timer.cancel()
+        self._close_lifeline()
+        if not self.sandboxed:
+            self._stop_tree()  # what it left behind; bubblewrap's namespace does this itself
+        self._capture.join(5)
+        if self._capture.is_alive():  # something still holds the pipe open
+            self.kill()
+            self._capture.join(5)
+        return self._code()
+
+    @property
+    def killed_by(self):
+        """The signal that killed the command, or None (None too while it runs)."""
+        code = self._code()
+        return -code if code is not None and code < 0 else None
+
+    def _code(self):
+        code = self.process.returncode
+        if self.sandboxed and code is not None and 0 < code - _SIGNALLED < signal.NSIG:
+            return _SIGNALLED - code
+        return code
+
+    def _close_lifeline(self):
+        with self._lock:
+            if self._lifeline is not None:
+                os.close(self._lifeline)
+                self._lifeline = None
+
+    def kill(self):
+        """Kill the command and every process it started. Safe to call more than once."""
+        self._timer.cancel()
+        self._stop_tree()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _stop_tree(self):
+        self._close_lifeline()
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if self.sandboxed:
+                return  # the outer bwrap is gone: its process namespace goes with it
+            if self.user is not None:
+                subprocess.run([sys.executable, '-I', '-S', '-c', _KILLER, str(self.user)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=30, check=False)
+            elif self._marker is not None:
+                _kill_marked(self._marker)
+
+    def _out_of_time(self):
+        if self.process.poll() is None:
+            self.timed_out = True
+            self.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        self._capture.join(5)
+
+
+def _kill_marked(marker):
+    """Kill every process whose environment carries marker, until none is left."""
+    needle = marker.encode() + b'\0'
+    for _ in range(50):
+        found = False
+        for entry in os.scandir('/proc'):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                with open(os.path.join(entry.path, 'environ'), 'rb') as f:
+                    if needle not in f.read() + b'\0':
+                        continue
+                os.kill(int(entry.name), signal.SIGKILL)
+                found = True
+            except (OSError, ValueError):
+                pass
+        if not found:
+            return
+
+
+def _bwrap_mounts(workdir, readable, limits):
+    """The file system the command sees, as bwrap arguments."""
+    args = ['--ro-bind', '/usr', '/usr']
+    for name in ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'):
+        p = Path('/', name)
+        if p.is_symlink():
+            args += ['--symlink', os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ['--ro-bind', str(p), str(p)]
+    for name in _ETC:
+        if Path('/etc', name).exists():
+            args += ['--ro-bind', f'/etc/{name}', f'/etc/{name}']
+    args += ['--proc', '/proc', '--dev', '/dev',
+             '--perms', '1777', '--size', str(limits.tmp_bytes), '--tmpfs', '/tmp',
+             '--perms', '1777', '--size', str(limits.tmp_bytes), '--tmpfs', '/dev/shm']
+    bound = [Path('/usr')]  # trees of this machine's: what is below them is there
+    made = {Path(p) for p in ('/', '/etc', '/proc', '/dev', '/tmp', '/dev/shm')}  # empty ones
+
+    def exists(path):
+        return path in made or any(path == b or b in path.parents for b in bound)
+
+    binds = [(p, '--ro-bind') for p in _python_roots()]
+    binds += [(p, '--ro-bind') for p in readable] + [(workdir, '--bind')]
+    for path, how in sorted(binds, key=lambda b: (len(b[0].parts), str(b[0]))):
+        if how == '--ro-bind' and path not in readable and exists(path):
+            continue  # already visible, e.g. an interpreter under /usr
+        for folder in reversed(path.parents):
+            if not exists(folder):
+                args += ['--perms', '0755', '--dir', str(folder)]
+                made.add(folder)
+        args += [how, str(path), str(path)]
+        bound.append(path)
+    return args
+
+
+def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds):
+    args = [bwrap, '--die-with-parent', '--new-session']
+    if _root_of_this_machine():
+        user = _new_uid()
+        nproc = limits.processes
+        args += ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts',
+                 '--unshare-cgroup-try', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']
+        for path in readable:
+            _open_tree(path)
+        _give_tree(workdir, user)
+    else:
+        user = None
+        # +1: bubblewrap's own init process lives in the namespace too.
+        nproc = limits.processes + 1
+        args += ['--unshare-all']
+    args += _bwrap_mounts(workdir, readable, limits)
+    args += ['--chdir', str(workdir), '--']
+    return _popen(lambda lifeline: args + _launcher(limits, nproc, user, lifeline) + argv,
+                  workdir=workdir, env=env, pass_fds=pass_fds,
+                  sandboxed=True, limits=limits, user=user)
+
+
+def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):
+    user, marker, limited = None, None, True
+    if _root_of_this_machine() and _interpreter_reachable(argv[0], env):
+        for path in [*readable, workdir]:
+            _open_temporary_ancestors(path)
+        if all(_others_can_pass(p.parent) for p in [*readable, workdir]):
+            user = _new_uid()
+            for path in readable:
+                _open_tree(path)
+            _give_tree(workdir, user)
+    if user is not None:
+        nproc = limits.processes
+    elif os.geteuid() == 0:
+        nproc, limited = 0, False  # root ignores RLIMIT_NPROC
+    else:
+        nproc = _tasks_of(os.getuid()) + limits.processes
+    if user is None:
+        marker = f'{MARKER}={uuid.uuid4().hex}'
+        env = dict(env, **{MARKER: marker.split('=', 1)[1]})
+    return _popen(lambda lifeline: _launcher(limits, nproc, user, lifeline) + argv,
+                  workdir=workdir, env=env, pass_fds=pass_fds, sandboxed=False, limits=limits,
+                  user=user, marker=marker, processes_limited=limited)
+
+
+def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=()):
+    """Start argv in the sandbox (or, when it is off, under the limits alone), in workdir.
+
+    readable: files and folders it may read, seen at their own (resolved) paths.
+    env: its whole environment (default: PATH only).
+    pass_fds: file descriptors it inherits, at the same numbers, as with Popen.
+    """
+    workdir = Path(os.path.realpath(workdir))
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"no folder {workdir}")
+    readable = [Path(os.path.realpath(p)) for p in readable]
+    for p in readable:
+        if not p.exists():
+            raise FileNotFoundError(f"no file or folder {p}")
+    env = {'PATH': os.defpath} if env is None else dict(env)
+    options = dict(workdir=workdir, readable=readable, env=env, limits=limits,
+                   pass_fds=tuple(pass_fds))
+    if bwrap_available():
+        return _start_bwrap(_bwrap_path(), list(argv), **options)
+    return _start_plain(list(argv), **options)
