@@ -14,13 +14,27 @@ topological order, so every node's gradient is complete before it is passed on.
 import math
 
 
+def _nothing_to_pass_on():
+    """The _backward of a leaf: a Value typed in, not computed, has no inputs to send to."""
+
+
 class Value:
     """A single number in an expression graph, with its gradient."""
+
+    # A training step builds tens of thousands of Values, so the size of one matters.
+    # __slots__ names every attribute a Value has. Python then keeps them in a fixed row
+    # of places in the object instead of a dictionary, which makes a Value smaller and
+    # self.data, out.grad a little faster to read. The price: a Value cannot be given
+    # an attribute that is not in this list (v.color = 'red' raises AttributeError).
+    __slots__ = ('data', 'grad', '_backward', '_prev', '_op', 'label')
 
     def __init__(self, data, _children=(), _op='', label=''):
         self.data = data
         self.grad = 0.0               # d(output)/d(self); 0.0 means "no effect yet"
-        self._backward = lambda: None  # a leaf has nothing to pass on
+        # A leaf has nothing to pass on. All leaves share this one do-nothing function
+        # (a `lambda: None` here would make a new function object for every Value);
+        # an operation replaces it with its own _backward right after.
+        self._backward = _nothing_to_pass_on
         self._prev = set(_children)
         self._op = _op
         self.label = label
