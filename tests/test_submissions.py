@@ -416,7 +416,7 @@ def test_a_non_utf8_module_is_copied_as_is_with_a_note(root, work):
                                   'train.py': solution('train.py')})
     sub = one(root, work, 'alice')
     assert sub.notes == ['engine.py is not UTF-8 (invalid byte 0xff at offset 4, line 1): '
-                         'it was copied as it is, and importing it will fail']
+                         'it was copied as it is, and fails to import if Python cannot read it']
     assert copied(sub)['engine.py'] == bad
     with pytest.raises(impl.ImplError, match='SyntaxError'):
         impl.load(sub.package)
@@ -430,7 +430,7 @@ def test_a_declared_latin1_module_is_fine(root, work):
     sub = one(root, work, 'alice')
     assert sub.notes == ['helpers.py is not ascii text, as its coding line declares '
                          '(invalid byte 0xe9 at offset 29, line 2): '
-                         'it was copied as it is, and importing it will fail']
+                         'it was copied as it is, and fails to import if Python cannot read it']
     assert impl.load(sub.package).Value(3.0).data == 3.0
 
 

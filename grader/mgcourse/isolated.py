@@ -9,6 +9,7 @@ crash, os._exit), fails that one check with a clear message; a fresh worker take
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,9 +106,15 @@ class Worker:
         raise self.ended
 
     def _death(self):
-        code = self.process.wait()
+        code = self.launched.wait() if self.launched is not None else self.process.wait()
         self.close()
-        how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+        if code >= 0:
+            how = f"exit code {code}"
+        else:
+            try:
+                how = f"killed by signal {-code}, {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"killed by signal {-code}"
         return (f"the process running your code stopped before answering ({how}): "
                 "a crash, or a call to exit()?")
 

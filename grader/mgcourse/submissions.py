@@ -551,7 +551,7 @@ def _encoding_problem(shown, data):
     except SyntaxError as e:
         if any(CODING_LINE.match(line) for line in data.splitlines()[:2]):
             return (f"{shown} declares an encoding Python cannot use ({e.msg}): it was copied "
-                    f"as it is, and importing it will fail")
+                    f"as it is, and fails to import if Python cannot read it")
         encoding = 'utf-8'  # no coding line: the first lines are simply not UTF-8
     if encoding in ('utf-8', 'utf-8-sig'):
         encoding, label = 'utf-8', 'UTF-8'
@@ -562,5 +562,6 @@ def _encoding_problem(shown, data):
     except UnicodeDecodeError as e:
         line = data.count(b'\n', 0, e.start) + 1
         return (f"{shown} is not {label} (invalid byte 0x{data[e.start]:02x} at offset "
-                f"{e.start}, line {line}): it was copied as it is, and importing it will fail")
+                f"{e.start}, line {line}): it was copied as it is, and fails to import if "
+                "Python cannot read it")
     return None

@@ -1,0 +1,277 @@
+"""The batch grader against broken and hostile submissions, graded together as one class.
+
+Each case is a hand-in built from the solutions or the skeleton plus a payload: an endless
+loop, a fork bomb, a segfault, reading the solutions, lying objects... and a *twin*: the
+benign package that deserves the same grade (the payload replaced by a plain exception, or
+the module the grader falls back to). The twin is graded by the battery in this process,
+trusted code only; the hostile hand-in must get exactly the twin's verdict on every check,
+public and hidden, with a message that says what happened. Two controls (the solutions and
+the skeleton) are graded beside them and must come out untouched.
+"""
+
+import json
+import os
+import shutil
+import socket
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mgcourse import battery, grading, hidden, impl, paths, sandbox
+from mgcourse.checks.base import PROBES, exception_message
+
+SEED = 2026
+SANDBOX = sandbox.bwrap_available()
+needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=f"the sandbox is off: {sandbox.off_reason()}")
+
+S, K = paths.SOLUTIONS, paths.SKELETON
+MODULES = ('engine.py', 'nn.py', 'train.py')
+
+
+def patched(op, body):
+    """Engine code appended after the class: Value.<op> replaced by a function with body."""
+    return f"\n\ndef _hostile_{op}(self, *args):\n{body}\n\nValue.{op} = _hostile_{op}\n"
+
+
+def raising(op):
+    return patched(op, "    raise RuntimeError('the twin of a hostile submission')")
+
+
+@dataclass
+class Case:
+    name: str
+    base: Path = S                     # the package the hand-in starts from
+    engine_top: str = ''               # code put first in engine.py
+    engine_end: str = ''               # code put last in engine.py
+    twin: dict = None                  # the benign twin: {'base': ..., 'engine_end': ..., 'from': {module: folder}}
+    says: tuple = ()                   # what the student's record must mention (messages and notes)
+    flags: tuple = ()
+    status: str = 'graded'
+    sandbox_only: bool = False         # the outcome shown needs the sandbox (network, file system)
+    build: object = None               # build(folder, case): a hand-in of another shape
+    extra: dict = field(default_factory=dict)
+
+
+def write_package(folder, base, engine_top='', engine_end='', replace=None):
+    folder.mkdir(parents=True)
+    for name in MODULES:
+        text = (base / name).read_bytes()
+        if name == 'engine.py':
+            text = engine_top.encode() + text + engine_end.encode()
+            for old, new in (replace or {}).items():
+                text = text.replace(old, new)
+        (folder / name).write_bytes(text)
+    return folder
+
+
+def zip_of(path, files):
+    with zipfile.ZipFile(path, 'w') as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+CASES = [
+    Case('endless-loop', engine_end=patched('relu', '    while True:\n        pass'),
+         twin={'engine_end': raising('relu')}, says=('longer than',)),
+    Case('long-sleep', engine_end=patched('exp', '    import time\n    time.sleep(3600)'),
+         twin={'engine_end': raising('exp')}, says=('longer than',)),
+    Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)'),
+         twin={'engine_end': raising('log')}, says=('MemoryError',)),
+    Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()'),
+         twin={'engine_end': raising('__pow__')}, says=('BlockingIOError',)),
+    Case('segfault', engine_end=patched('tanh', '    import ctypes\n    ctypes.string_at(0)'),
+         twin={'engine_end': raising('tanh')}, says=('signal 11',)),
+    Case('os-exit-at-import', engine_top='import os\nos._exit(0)\n', twin={'base': K},
+         says=('could not be started', 'exit code 0')),
+    Case('sys-exit-at-import', engine_top='import sys\nsys.exit(0)\n', twin={'base': K},
+         says=('SystemExit',)),
+    Case('floods-output', engine_top="print('spam ' * 2_000_000)\n", twin={}),
+    Case('writes-outside', engine_top=(
+        "for _path in {targets!r}:\n"
+        "    try:\n"
+        "        open(_path, 'w').write('overwritten by a student')\n"
+        "    except OSError:\n"
+        "        pass\n"), twin={}, sandbox_only=True),
+    Case('network', engine_top=(
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+        "except OSError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('connected')\n"), twin={}, sandbox_only=True),
+    Case('reads-secrets', engine_top=(
+        "import pathlib, mgcourse\n"
+        "_here = pathlib.Path(mgcourse.__file__).parent\n"
+        "for _secret in {secrets!r} + [str(_here / 'hidden.py'), str(_here / 'mistakes.toml')]:\n"
+        "    try:\n"
+        "        pathlib.Path(_secret).read_bytes()\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    raise SystemExit('read ' + _secret)\n"), twin={}, sandbox_only=True),
+    Case('monkeypatches-the-grader', base=K, engine_top=(
+        "import json, sys, types\n"
+        "import mgcourse.checks.base as _base\n"
+        "_base.run_check = lambda *a, **k: None\n"
+        "_base.Failed = Exception\n"
+        "sys.modules['pytest'] = types.SimpleNamespace(fail=lambda *a: None)\n"
+        "json.dumps = lambda *a, **k: '{{\"observed\": {{\"passed\": true}}}}'\n"),
+        twin={'base': K}),
+    Case('lying-numbers', engine_end=(
+        "\n\nclass _Liar(float):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n"
+        "    __lt__ = __le__ = __gt__ = __ge__ = __eq__\n"
+        "    __hash__ = float.__hash__\n"
+        "    def __abs__(self):\n        return _Liar(0.0)\n"
+        "    def __sub__(self, other):\n        return _Liar(0.0)\n"
+        "    __rsub__ = __add__ = __radd__ = __mul__ = __rmul__ = __truediv__ = __sub__\n"
+        "    def __float__(self):\n        return 1.0\n"
+        "\nValue.grad = property(lambda self: _Liar(0.0), lambda self, value: None)\n"),
+        twin={'engine_end': "\n\nValue.grad = property(lambda self: 0.0, lambda self, value: None)\n"}),
+    Case('uses-torch', engine_top='import torch\n', engine_end=patched('tanh', (
+        "    t = torch.tensor(self.data, dtype=torch.float64, requires_grad=True)\n"
+        "    y = torch.tanh(t)\n"
+        "    y.backward()\n"
+        "    out = Value(y.item(), (self,), 'tanh')\n"
+        "    slope = t.grad.item()\n"
+        "    def _backward():\n"
+        "        self.grad += slope * out.grad\n"
+        "    out._backward = _backward\n"
+        "    return out")), twin={}, flags=('imports-torch',)),
+    Case('syntax-error', engine_end='\ndef broken(:\n    pass\n', twin={'base': K},
+         says=('SyntaxError', 'engine.py')),
+    Case('missing-files', build=lambda root, case: shutil.copyfile(S / 'engine.py', root / 'missing-files_engine.py'),
+         twin={'from': {'nn.py': K, 'train.py': K}}, says=('nn.py was missing', 'train.py was missing')),
+    Case('renamed-classes', twin={'base': K}, says=("cannot import name 'Value'",),
+         extra={'replace': {b'class Value': b'class Scalar', b'Value(': b'Scalar('}}),
+    Case('not-utf8', twin={'base': K}, says=('not UTF-8', 'SyntaxError'),
+         extra={'replace': {b'class Value': b"CAFE = 'caf\xe9'\nclass Value"}}),
+    Case('zip-escapes', build=lambda root, case: zip_of(root / 'zip-escapes.zip', {
+        **{f'pkg/{m}': (S / m).read_bytes() for m in MODULES},
+        '../evil.py': b'print("escaped")\n', '/abs.py': b'print("escaped")\n'}),
+        twin={}, says=('point outside the archive',)),
+    Case('symlink-to-system-file', build=lambda root, case: (
+        write_package(root / 'symlink-to-system-file', S),
+        (root / 'symlink-to-system-file' / 'train.py').unlink(),
+        (root / 'symlink-to-system-file' / 'train.py').symlink_to('/etc/passwd')),
+        twin={'from': {'train.py': K}}, says=('train.py is a symbolic link',)),
+    Case('empty-archive', build=lambda root, case: zip_of(root / 'empty-archive.zip', {}),
+         twin={'base': K}, status='invalid', says=('the archive is empty',)),
+    Case('two-submissions', build=lambda root, case: _two_submissions(root),
+         twin={}, says=('2 submissions were handed in',)),
+    Case('control-solutions', twin={}),
+    Case('control-skeleton', base=K, twin={'base': K}),
+]
+
+
+def _two_submissions(root):
+    old = write_package(root / 'two-submissions', K)
+    zip_of(root / 'two-submissions.zip', {m: (S / m).read_bytes() for m in MODULES})
+    past = time.time() - 3600
+    for p in [old, *old.iterdir()]:
+        os.utime(p, (past, past))
+
+
+def twin_folder(case, where):
+    twin = case.twin
+    folder = write_package(where / case.name, twin.get('base', case.base),
+                           engine_end=twin.get('engine_end', ''))
+    for module, source in twin.get('from', {}).items():
+        shutil.copyfile(source / module, folder / module)
+    return folder
+
+
+def trusted_results(folder):
+    """{check id: passed} of the battery and the hidden checks, in this process."""
+    report = battery.run(folder)
+    passed = {r.id: r.passed for r in report.results}
+    loaded = battery.Loaded(folder)
+    for h in hidden.HIDDEN:
+        if loaded.error is not None:
+            passed[h.id] = False
+            continue
+
+        def call(name, inputs, mg=loaded.impl):
+            try:
+                return json.loads(json.dumps(PROBES[name](mg, inputs)))
+            except Exception as e:  # noqa: BLE001 - the twin raises on purpose
+                kind, message = exception_message(e, mg.path)
+                return {'raised': message, 'kind': kind}
+        passed[h.id] = hidden.run(h, SEED, call).passed
+    return passed
+
+
+@pytest.fixture(scope='module')
+def graded(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('hostile')
+    root = tmp / 'submissions'
+    root.mkdir()
+    targets = [str(tmp / 'canary.txt')]
+    Path(targets[0]).write_text('the grader owns this file\n')
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    secrets = [str(S / 'engine.py'), str(paths.ROOT / 'grader/mgcourse/hidden.py'),
+               str(paths.ROOT / 'grader/mgcourse/mistakes.toml')]
+    for case in CASES:
+        if case.build is not None:
+            case.build(root, case)
+        else:
+            top = case.engine_top.format(targets=targets, port=port, secrets=secrets)
+            write_package(root / case.name, case.base, top, case.engine_end,
+                          case.extra.get('replace'))
+    options = grading.Options(jobs=2, seed=SEED, probe_timeout=5.0,
+                              limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240))
+    start = time.perf_counter()
+    book = grading.grade(root, tmp / 'out', options)
+    seconds = time.perf_counter() - start
+    listener.close()
+    twins = tmp / 'twins'
+    expected = {case.name: trusted_results(twin_folder(case, twins)) for case in CASES}
+    print(f"\nhostile class: {len(CASES)} students graded in {seconds:.1f} s")
+    return {'book': book, 'expected': expected, 'canary': Path(targets[0]), 'out': tmp / 'out',
+            'root': root}
+
+
+@pytest.mark.parametrize('case', CASES, ids=lambda c: c.name)
+def test_each_submission_gets_its_twins_grade_and_a_clear_message(graded, case):
+    if case.sandbox_only and not SANDBOX:
+        pytest.skip("needs the sandbox: without it, the student's code can reach this")
+    record = graded['book']['students'][case.name]
+    assert record['status'] == case.status
+    got = {check: r['passed'] for check, r in record['checks'].items()}
+    want = graded['expected'][case.name]
+    assert got == want, {c: (want[c], got[c]) for c in want if got.get(c) != want[c]}
+    points = {c['id']: c['points'] for c in graded['book']['checks']}
+    assert record['total'] == sum(points[c] for c, ok in want.items() if ok)
+    text = '\n'.join(record['notes'] + [r['message'] for r in record['checks'].values()])
+    for words in case.says:
+        assert words in text, f"{case.name}: no {words!r} in what the student is told"
+    assert set(case.flags) <= set(record['flags'])
+    if not case.flags:
+        assert not record['flags'], record['flags']
+
+
+def test_the_controls_are_untouched_by_their_neighbours(graded):
+    students = graded['book']['students']
+    full = sum(c['points'] for c in graded['book']['checks'])
+    assert students['control-solutions']['total'] == full
+    assert students['control-skeleton']['total'] == 0
+
+
+@needs_sandbox
+def test_nothing_outside_the_sandbox_was_written(graded):
+    assert graded['canary'].read_text() == 'the grader owns this file\n'
+    assert not (graded['root'].parent / 'evil.py').exists()
+    assert not Path('/abs.py').exists()
+
+
+def test_the_class_has_a_report_for_every_student(graded):
+    out = graded['out']
+    assert sorted(p.stem for p in (out / 'feedback').glob('*.html')) == sorted(c.name for c in CASES)
+    assert (out / 'summary.png').stat().st_size > 1000
