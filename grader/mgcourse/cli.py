@@ -12,6 +12,8 @@
     mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-timeout S]
                        [--notebook-timeout S] [--force]
                                  nbgrader's autograde of every submission, one student per core
+    mgcourse gradescope [--out autograder.zip] [--seed N]
+                                 a Gradescope autograder bundle (setup.sh, run_autograder)
     mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
                                  the batch grader: every student's package, sandboxed, in
                                  parallel; gradebook, feedback, Gradescope results, class summary
@@ -196,6 +198,13 @@ def cmd_grade(args):
     return 1 if errors else 0
 
 
+def cmd_gradescope(args):
+    from . import gradescope
+    path, seed = gradescope.bundle(args.out, args.seed)
+    print(f"wrote {path}: upload it as the assignment's autograder (hidden-check seed {seed})")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -258,6 +267,12 @@ def parser():
     g.add_argument('--memory', type=int, default=2048, metavar='MB',
                    help="memory (address space) of each of a student's processes (default: 2048)")
     g.set_defaults(func=cmd_grade)
+
+    gs = sub.add_parser('gradescope', help='build a Gradescope autograder zip')
+    gs.add_argument('--out', default='autograder.zip', metavar='ZIP')
+    gs.add_argument('--seed', type=int, default=None, metavar='N',
+                    help="the hidden checks' seed (default: a new one)")
+    gs.set_defaults(func=cmd_gradescope)
     return p
 
 

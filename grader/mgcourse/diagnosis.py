@@ -43,6 +43,14 @@ def texts():
     return dict(_data()['diagnosis'])
 
 
+def public_text():
+    """mistakes.toml without its [[mistake]] entries, whose find/replace pairs quote the
+    solutions: the diagnoses' words alone, for what leaves the instructor's hands."""
+    text = MISTAKES.read_text(encoding='utf-8')
+    cut = text.find('\n[[mistake]]')
+    return text if cut < 0 else text[:cut + 1]
+
+
 def mistakes():
     """The mistake catalogue, in file order."""
     return [Mistake(**m) for m in _data()['mistake']]

@@ -1,0 +1,119 @@
+"""A Gradescope autograder for the course: `mgcourse gradescope --out autograder.zip`.
+
+Gradescope's autograder specification: the zip's files are unpacked into /autograder/source,
+`setup.sh` (at the zip's top) runs once when the image is built, `run_autograder` runs for
+every submission, with the student's files in /autograder/submission, and writes
+/autograder/results/results.json.
+
+The bundle holds the course library (the hidden checks included: the grader needs them; the
+sandbox keeps them from the student's code), the skeleton (for modules a student leaves out),
+the Python requirements, and gradescope.json with the hidden checks' seed, fixed when the
+bundle is built, so every student of the assignment gets the same hidden inputs and a regrade
+gives the same result. It never holds the solutions.
+
+run_autograder grades the one submission with the batch grader (grading.grade: sandboxed
+where bubblewrap works in Gradescope's container, under the limits always) and writes its
+Gradescope results, the hidden checks with visibility "hidden".
+"""
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from . import diagnosis, grading, paths, reports, skeleton
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+STUDENT = 'student'
+CONFIG = 'gradescope.json'
+LIBRARY = Path(__file__).resolve().parent
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, when it builds the autograder's image (Ubuntu).
+set -euo pipefail
+cd /autograder/source
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip bubblewrap
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -r requirements.txt
+"""
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade /autograder/submission, write the results.
+set -euo pipefail
+root=${AUTOGRADER_ROOT:-/autograder}
+python=${MGCOURSE_PYTHON:-$root/source/.venv/bin/python}
+mkdir -p "$root/results"
+export PYTHONPATH="$root/source/grader"
+exec "$python" -m mgcourse.gradescope run "$root/submission" "$root/results/results.json"
+"""
+
+
+def requirements():
+    """The course's Python requirements, from pyproject.toml."""
+    with open(paths.ROOT / 'pyproject.toml', 'rb') as f:
+        return tomllib.load(f)['project']['dependencies']
+
+
+def bundle(out, seed=None):
+    """Write the autograder zip to out; returns (path, seed)."""
+    seed = secrets.randbits(32) if seed is None else seed
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = {
+        'setup.sh': SETUP,
+        'run_autograder': RUN,
+        'requirements.txt': '\n'.join(requirements()) + '\n',
+        CONFIG: json.dumps({'seed': seed}) + '\n',
+    }
+    for path in sorted(LIBRARY.rglob('*')):
+        if path.is_file() and '__pycache__' not in path.parts and path.suffix != '.pyc':
+            files[f"grader/mgcourse/{path.relative_to(LIBRARY).as_posix()}"] = path.read_bytes()
+    files['grader/mgcourse/mistakes.toml'] = diagnosis.public_text()  # no solution text
+    for name, text in sorted(skeleton.generate().items()):
+        files[f"micrograd_skeleton/{name}"] = text
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ('setup.sh', 'run_autograder') else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+    os.replace(tmp, out)
+    return out, seed
+
+
+def run(submission, results):
+    """Grade the submission folder; write Gradescope's results.json to results."""
+    config = json.loads((paths.ROOT / CONFIG).read_text(encoding='utf-8'))
+    with tempfile.TemporaryDirectory(prefix='mgcourse-gradescope-') as tmp:
+        root = Path(tmp) / 'submissions'
+        root.mkdir()
+        shutil.copytree(submission, root / STUDENT, symlinks=True)
+        book = grading.grade(root, Path(tmp) / 'out', grading.Options(jobs=1, seed=config['seed']))
+    data = reports.gradescope_results(book, STUDENT, hidden_visibility='hidden')
+    reports.write_atomic(results, json.dumps(data, indent=1) + '\n')
+    return data
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] != 'run':
+        print("usage: python -m mgcourse.gradescope run SUBMISSION RESULTS_JSON", file=sys.stderr)
+        return 2
+    data = run(argv[1], argv[2])
+    print(f"score {data['score']:g} of {sum(t['max_score'] for t in data['tests']):g}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

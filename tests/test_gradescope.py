@@ -1,0 +1,80 @@
+"""The Gradescope autograder bundle, run in a simulated /autograder layout.
+
+Gradescope unpacks the zip into /autograder/source, runs setup.sh once (apt and pip: not here;
+the test uses this environment's Python instead, through MGCOURSE_PYTHON), then for each
+submission runs /autograder/run_autograder with the student's files in /autograder/submission.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import zipfile
+
+import pytest
+
+from mgcourse import cli, gradescope, grading, paths, reports, skeleton
+from mgcourse.catalogue import tomllib  # tomli on Python 3.10
+
+SEED = 77
+
+
+@pytest.fixture(scope='module')
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp('gradescope') / 'autograder.zip'
+    assert cli.main(['gradescope', '--out', str(out), '--seed', str(SEED)]) == 0
+    return out
+
+
+def run_autograder(bundle, tmp, package):
+    root = tmp / 'autograder'
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(root / 'source')
+    shutil.copyfile(root / 'source' / 'run_autograder', root / 'run_autograder')
+    shutil.copytree(package, root / 'submission', ignore=shutil.ignore_patterns('__pycache__'))
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MGCOURSE_PYTHON=sys.executable)
+    done = subprocess.run(['bash', str(root / 'run_autograder')], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((root / 'results' / 'results.json').read_text())
+
+
+def test_the_bundle_follows_gradescopes_layout_and_holds_no_solution(bundle):
+    with zipfile.ZipFile(bundle) as z:
+        names = set(z.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
+        data = {n: z.read(n) for n in names}
+    assert {'setup.sh', 'run_autograder', 'requirements.txt', 'gradescope.json',
+            'grader/mgcourse/hidden.py', 'micrograd_skeleton/engine.py'} <= names
+    assert modes['run_autograder'] & 0o111 and modes['setup.sh'] & 0o111
+    assert not any(n.startswith('solutions/') for n in names)
+    # The library's code is the repository's, file for file; what else the bundle holds (the
+    # skeleton, the diagnoses' words, the scripts) quotes no line of the solutions.
+    library = paths.ROOT / 'grader'
+    others = []
+    for name, content in data.items():
+        if name.startswith('grader/mgcourse/') and name.endswith('.py'):
+            assert content == (library / name[len('grader/'):]).read_bytes(), name
+        else:
+            others += content.decode('utf-8').splitlines()
+    solutions = skeleton.solution_lines((paths.SOLUTIONS / n).read_text(encoding='utf-8')
+                                        for n in skeleton.generate()
+                                        if (paths.SOLUTIONS / n).is_file())
+    leaked = solutions & {line.strip() for line in others}
+    assert not leaked, sorted(leaked)[:5]
+    assert 'mistake' not in tomllib.loads(data['grader/mgcourse/mistakes.toml'].decode())
+
+
+@pytest.mark.parametrize('package, full', [(paths.SOLUTIONS, True), (paths.SKELETON, False)],
+                         ids=['solutions', 'skeleton'])
+def test_run_autograder_writes_valid_results(bundle, tmp_path, package, full):
+    results = run_autograder(bundle, tmp_path, package)
+    assert reports.validate_gradescope(results) == []
+    possible = sum(c['points'] for c in grading.check_list())
+    assert sum(t['max_score'] for t in results['tests']) == possible
+    assert results['score'] == (possible if full else 0)
+    hidden = [t for t in results['tests'] if 'hidden' in t['name']]
+    assert len(hidden) == 3 and all(t['visibility'] == 'hidden' for t in hidden)
+    assert results['extra_data']['seed'] == SEED
