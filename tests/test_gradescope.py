@@ -15,7 +15,7 @@ import zipfile
 
 import pytest
 
-from mgcourse import cli, gradescope, grading, paths, reports, skeleton
+from mgcourse import cli, grading, paths, reports, skeleton
 from mgcourse.catalogue import tomllib  # tomli on Python 3.10
 
 SEED = 77

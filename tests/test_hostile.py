@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import battery, grading, hidden, impl, paths, sandbox
+from mgcourse import battery, grading, hidden, paths, sandbox
 from mgcourse.checks.base import PROBES, exception_message
 
 SEED = 2026

@@ -14,6 +14,7 @@
                                  nbgrader's autograde of every submission, one student per core
     mgcourse gradescope [--out autograder.zip] [--seed N]
                                  a Gradescope autograder bundle (setup.sh, run_autograder)
+    mgcourse release OUT         the students' hand-out: skeleton, exercises, public checks
     mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
                                  the batch grader: every student's package, sandboxed, in
                                  parallel; gradebook, feedback, Gradescope results, class summary
@@ -148,7 +149,7 @@ def cmd_autograde(args):
         else:
             print(f"{graded.student}: FAILED after {graded.seconds:.1f} s: {graded.message}")
 
-    course = Path(args.course).resolve()
+    course = Path(args.course or nbgrade.COURSE).resolve()
     try:
         results = nbautograde.autograde(course, args.students or None, args.jobs,
                                         args.cell_timeout, args.notebook_timeout, args.force,
@@ -205,6 +206,17 @@ def cmd_gradescope(args):
     return 0
 
 
+def cmd_release(args):
+    from . import release
+    try:
+        out = release.build(args.out)
+    except FileExistsError as e:
+        print(f"mgcourse release: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote the student release to {out}: skeleton, exercises, public checks, README")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -236,11 +248,10 @@ def parser():
                    help='only compare: exit 1 when exercises/ is out of date')
     n.set_defaults(func=cmd_notebooks)
 
-    from .nbgrade import COURSE
     a = sub.add_parser('autograde', help="nbgrader's autograde of every submission, in parallel")
     a.add_argument('students', nargs='*', metavar='STUDENT',
                    help='grade these students only (default: every submission)')
-    a.add_argument('--course', default=str(COURSE), metavar='DIR',
+    a.add_argument('--course', default=None, metavar='DIR',
                    help='the nbgrader course directory (default: grader/nbgrader)')
     a.add_argument('--jobs', type=int, default=None, metavar='N',
                    help='students graded at the same time (default: one per core)')
@@ -273,6 +284,10 @@ def parser():
     gs.add_argument('--seed', type=int, default=None, metavar='N',
                     help="the hidden checks' seed (default: a new one)")
     gs.set_defaults(func=cmd_gradescope)
+
+    r = sub.add_parser('release', help="write the students' hand-out into a new folder")
+    r.add_argument('out', metavar='OUT')
+    r.set_defaults(func=cmd_release)
     return p
 
 
@@ -282,6 +297,12 @@ def main(argv=None):
         return args.func(args)
     except skeleton.SkeletonError as e:
         print(f"mgcourse: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:  # `from . import grading` where the release left it out
+        if e.name != 'mgcourse' and not (e.name or '').startswith('mgcourse.'):
+            raise
+        print(f"mgcourse {args.command}: this command is for instructors; it is not part of "
+              "the student release", file=sys.stderr)
         return 2
 
 
