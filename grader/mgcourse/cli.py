@@ -14,6 +14,7 @@
                                  nbgrader's autograde of every submission, one student per core
     mgcourse gradescope [--out autograder.zip] [--seed N]
                                  a Gradescope autograder bundle (setup.sh, run_autograder)
+    mgcourse sample-class DIR    a sample class of hand-ins (folders, zips, loose files) to grade
     mgcourse release OUT         the students' hand-out: skeleton, exercises, public checks
     mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
                                  the batch grader: every student's package, sandboxed, in
@@ -217,6 +218,14 @@ def cmd_release(args):
     return 0
 
 
+def cmd_sample_class(args):
+    from . import sampleclass
+    students = sampleclass.write(args.out)
+    print(f"wrote {len(students)} students' hand-ins to {args.out}: {', '.join(students)}")
+    print(f"grade them: mgcourse grade {args.out} --out graded/")
+    return 0
+
+
 def parser():
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
@@ -288,6 +297,10 @@ def parser():
     r = sub.add_parser('release', help="write the students' hand-out into a new folder")
     r.add_argument('out', metavar='OUT')
     r.set_defaults(func=cmd_release)
+
+    sc = sub.add_parser('sample-class', help='write a sample class of hand-ins to try `grade` on')
+    sc.add_argument('out', metavar='DIR')
+    sc.set_defaults(func=cmd_sample_class)
     return p
 
 

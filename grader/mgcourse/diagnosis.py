@@ -43,6 +43,21 @@ def texts():
     return dict(_data()['diagnosis'])
 
 
+def make(mistake, folder, solutions=None):
+    """A copy of the solutions in folder, with the mistake made in it. Returns folder."""
+    import shutil
+
+    from .paths import SOLUTIONS
+    folder = Path(folder)
+    shutil.copytree(solutions or SOLUTIONS, folder, ignore=shutil.ignore_patterns('__pycache__'))
+    path = folder / mistake.file
+    text = path.read_text(encoding='utf-8')
+    if text.count(mistake.find) != 1:
+        raise ValueError(f"{mistake.id}: its text must occur once in {mistake.file}")
+    path.write_text(text.replace(mistake.find, mistake.replace), encoding='utf-8')
+    return folder
+
+
 def public_text():
     """mistakes.toml without its [[mistake]] entries, whose find/replace pairs quote the
     solutions: the diagnoses' words alone, for what leaves the instructor's hands."""

@@ -6,6 +6,7 @@ A probe that takes longer than the time limit, or a worker that dies (an endless
 crash, os._exit), fails that one check with a clear message; a fresh worker takes the next.
 """
 
+import fcntl
 import json
 import os
 import selectors
@@ -24,6 +25,13 @@ from .impl import ImplError
 TIMEOUT = 30.0  # seconds for one probe (a driven check sends many; each has this limit)
 
 
+def _renumbered(fd, low=100):
+    """The same file as fd, at a descriptor numbered low or more; fd itself is closed."""
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD, low)
+    os.close(fd)
+    return new
+
+
 class Worker:
     """One worker process for one implementation folder."""
 
@@ -35,6 +43,11 @@ class Worker:
         self.timeout = timeout
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
+        # The worker's two descriptors are numbered from 100 up, so its command line has the
+        # same length however many files this process has open: with the same inputs, the
+        # worker then lays its objects out at the same addresses (see sandbox.py), and a
+        # student's set of Values iterates in the same order on every run.
+        request_read, reply_write = _renumbered(request_read), _renumbered(reply_write)
         argv = [sys.executable, '-m', 'mgcourse.worker', str(self.folder),
                 str(request_read), str(reply_write)]
         self.launched = None

@@ -27,7 +27,7 @@ else:  # pragma: no cover - Python 3.10
 # The course library's modules that stay with the instructor.
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports.py',
                    'sandbox.py', 'submissions.py', 'nbgrade.py', 'nbautograde.py',
-                   'nbgrader_plugins.py')
+                   'nbgrader_plugins.py', 'sampleclass.py')
 
 README = """# micrograd course: learn backpropagation by building it
 

@@ -1,0 +1,121 @@
+"""The batch grader on the sample class (mgcourse sample-class): the gradebook, its reports,
+resuming an interrupted run, reproducible regrades, and the sandbox switched off."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mgcourse import cli, grading, hidden, reports, sampleclass, sandbox
+
+SEED = 5
+FULL = sum(c['points'] for c in grading.check_list())
+
+
+@pytest.fixture(scope='module')
+def sample(tmp_path_factory):
+    root = tmp_path_factory.mktemp('sample') / 'class'
+    assert cli.main(['sample-class', str(root)]) == 0
+    return root
+
+
+@pytest.fixture(scope='module')
+def graded(sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp('graded') / 'out'
+    events = []
+    book = grading.grade(sample, out, grading.Options(jobs=2, seed=SEED), on_event=events.append)
+    return {'book': book, 'out': out, 'events': events}
+
+
+def grade_command(sample, out, **env):
+    return [sys.executable, '-m', 'mgcourse.cli', 'grade', str(sample), '--out', str(out),
+            '--seed', str(SEED), '--jobs', '2'], dict(os.environ, **env)
+
+
+def test_every_student_has_a_record_with_real_scores(graded):
+    students = graded['book']['students']
+    assert sorted(students) == sorted(sampleclass.CLASS)
+    assert students['ada']['total'] == FULL and students['ada']['status'] == 'graded'
+    assert students['ben']['total'] == 0
+    assert students['eve']['status'] == 'invalid' and students['eve']['total'] == 0
+    assert 'nothing to grade' in ' '.join(students['eve']['notes'])
+    for student, (_, what) in sampleclass.CLASS.items():
+        record = students[student]
+        assert record['seed'] == SEED
+        if what not in ('solutions', 'skeleton', 'empty'):
+            # a mistake costs points, and the gradebook names it
+            assert 0 < record['total'] < FULL, student
+            found = {d for r in record['checks'].values() for d in r['diagnoses']}
+            mistake = {m.id: m for m in grading.diagnosis.mistakes()}[what]
+            assert mistake.diagnosis in found, (student, found)
+
+
+def test_the_csv_matches_the_json(graded):
+    lines = (graded['out'] / 'grades.csv').read_text().splitlines()
+    header = lines[0].split(',')
+    assert header[:4] == ['student', 'status', 'total', 'possible']
+    rows = {line.split(',')[0]: dict(zip(header, line.split(','))) for line in lines[1:]}
+    for student, record in graded['book']['students'].items():
+        assert float(rows[student]['total']) == record['total']
+        assert rows[student]['seed'] == str(SEED)
+
+
+def test_feedback_summary_and_gradescope_results_for_every_student(graded):
+    out = graded['out']
+    for student in sampleclass.CLASS:
+        assert (out / 'feedback' / f'{student}.md').is_file()
+        assert (out / 'feedback' / f'{student}.html').is_file()
+        results = json.loads((out / 'gradescope' / student / 'results.json').read_text())
+        assert reports.validate_gradescope(results) == []
+        assert results['score'] == graded['book']['students'][student]['total']
+    assert (out / 'summary.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'summary.png' in (out / 'summary.html').read_text()
+
+
+def test_an_interrupted_run_resumes_with_identical_results(sample, graded, tmp_path):
+    out = tmp_path / 'out'
+    cmd, env = grade_command(sample, out)
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # stop it once some students are recorded, not all
+        book = json.loads((out / 'grades.json').read_text()) if (out / 'grades.json').exists() else {}
+        if len(book.get('students', {})) >= 3:
+            break
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    interrupted = json.loads((out / 'grades.json').read_text())  # whole: written atomically
+    assert 3 <= len(interrupted['students']) < len(sampleclass.CLASS)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    kept = [line for line in done.stdout.splitlines() if 'kept from the last run' in line]
+    assert len(kept) == len(interrupted['students'])
+    for name in ('grades.json', 'grades.csv'):
+        assert (out / name).read_bytes() == (graded['out'] / name).read_bytes(), name
+
+
+def test_hidden_inputs_come_from_the_seed():
+    h = hidden.by_id()['loss.hidden_network']
+    assert hidden._spec(hidden._rng(1, h)) == hidden._spec(hidden._rng(1, h))
+    assert hidden._spec(hidden._rng(1, h)) != hidden._spec(hidden._rng(2, h))
+
+
+def test_without_the_sandbox_it_still_grades_and_says_so_once(sample, tmp_path):
+    one = tmp_path / 'one'
+    one.mkdir()
+    (one / 'ada').symlink_to(sample / 'ada')  # the hand-in itself is a link: not graded
+    (one / 'ben.zip').write_bytes((sample / 'ben.zip').read_bytes())
+    cmd, env = grade_command(one, tmp_path / 'out', MGCOURSE_SANDBOX='off')
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(sandbox.SANDBOX_OFF_MESSAGE) == 1
+    book = json.loads((tmp_path / 'out' / 'grades.json').read_text())
+    assert book['sandbox'] == 'off'
+    assert book['students']['ben']['status'] == 'graded'
+    assert book['students']['ada']['status'] == 'invalid'
+    assert 'symbolic link' in ' '.join(book['students']['ada']['notes'])
