@@ -64,6 +64,20 @@ if [ "$mode" = check ]; then
 fi
 
 have_dot || { echo "The test suite renders graphs with the real dot program; install it first." >&2; exit 1; }
+
+# The batch grader runs student code inside bubblewrap when it works here; the hostile-submission
+# tests that need the sandbox (network, reading the solutions) are skipped without it.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing bubblewrap (the batch grader's sandbox) with apt-get ..."
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } ||
+            echo "Could not install bubblewrap; the sandbox tests will be skipped." >&2
+    else
+        echo "bubblewrap (bwrap) is missing: the batch grader's sandbox tests will be skipped." >&2
+        echo "Install it: 'sudo apt-get install bubblewrap' (Debian, Ubuntu)." >&2
+    fi
+fi
 set +e
 # One test file per worker, a worker per core: each file's fixtures (a scratch nbgrader course,
 # a trained network) are built once, in the worker that runs the file.

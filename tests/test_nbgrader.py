@@ -11,7 +11,6 @@ test_nbautograde.py grades the same class in parallel and must find the same sco
 import csv
 import html
 import re
-import shutil
 import time
 
 import nbformat
