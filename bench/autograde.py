@@ -1,4 +1,5 @@
-"""nbgrader's serial autograde against `mgcourse autograde` (one student per core), on one class.
+"""Grading one class three ways: nbgrader's serial autograde, `mgcourse autograde` (nbgrader,
+one student per core) and `mgcourse grade` (the batch grader, on the packages they handed in).
 
     .venv/bin/python bench/autograde.py [--students N] [--jobs J] [--out bench/results/autograde.json]
 
@@ -6,7 +7,9 @@ Builds the sample class (nbgrade.SAMPLE_CLASS: correct, partial, empty and endle
 submissions, repeated to N students) in two scratch copies of the course, grades one with
 `nbgrader autograde` and the other with mgcourse.nbautograde, and reports both wall times, the
 speed-up, and whether every student's scores agree notebook by notebook. The endless
-submission's loop is stopped at the same cell time limit in both runs.
+submission's loop is stopped at the same cell time limit in both runs. Then the batch grader
+grades the package each student submitted (their micrograd_skeleton/ folder), sandboxed, with
+the hidden checks. All three are reported as submissions graded per minute.
 """
 
 import argparse
@@ -19,7 +22,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from mgcourse import nbautograde, nbgrade
+import shutil
+
+from mgcourse import grading, nbautograde, nbgrade, sandbox
 
 CELL_TIMEOUT = 20
 
@@ -51,6 +56,14 @@ def main(argv=None):
         parallel_s = time.perf_counter() - start
         same = nbautograde.scores(serial) == nbautograde.scores(parallel)
         failed = [r.student for r in results if not r.ok]
+        packages = tmp / 'packages'
+        packages.mkdir()
+        for folder in sorted((serial / 'submitted').iterdir()):
+            shutil.copytree(folder / nbgrade.ASSIGNMENT / nbgrade.PACKAGE, packages / folder.name)
+        start = time.perf_counter()
+        book = grading.grade(packages, tmp / 'graded', grading.Options(jobs=args.jobs, seed=1))
+        batch_s = time.perf_counter() - start
+        batch_failed = [s for s, e in book['students'].items() if e['status'] == 'error']
     found = {
         'date': date.today().isoformat(),
         'machine': f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
@@ -58,18 +71,23 @@ def main(argv=None):
         'students': args.students, 'jobs': args.jobs, 'cell_timeout_s': CELL_TIMEOUT,
         'nbgrader_serial_s': round(serial_s, 1), 'mgcourse_parallel_s': round(parallel_s, 1),
         'speedup': round(serial_s / parallel_s, 2),
+        'batch_grader_s': round(batch_s, 1),
+        'batch_grader_sandbox': 'bubblewrap' if sandbox.bwrap_available() else 'off',
         'students_per_minute': {'nbgrader_serial': round(60 * args.students / serial_s, 1),
-                                'mgcourse_parallel': round(60 * args.students / parallel_s, 1)},
-        'identical_scores': same, 'failed': failed,
+                                'mgcourse_autograde_parallel': round(60 * args.students / parallel_s, 1),
+                                'mgcourse_grade_packages': round(60 * args.students / batch_s, 1)},
+        'identical_scores': same, 'failed': failed + batch_failed,
     }
     print(f"{args.students} students: nbgrader autograde {serial_s:.1f} s, "
           f"mgcourse autograde --jobs {args.jobs} {parallel_s:.1f} s "
           f"({serial_s / parallel_s:.2f}x); scores identical: {same}")
+    print(f"mgcourse grade (their packages, sandboxed, hidden checks): {batch_s:.1f} s; per minute: "
+          + ', '.join(f"{k} {v}" for k, v in found['students_per_minute'].items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(found, indent=1) + '\n', encoding='utf-8')
     print(f"wrote {args.out}")
-    return 0 if same and not failed else 1
+    return 0 if same and not found['failed'] else 1
 
 
-if __name__ == '__main__':
+if __name__ == '__main__':  # the batch grader's process pool re-imports this file
     sys.exit(main())
