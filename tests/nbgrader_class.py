@@ -9,18 +9,18 @@ MAX_SCORES = {
     '05_more_ops_and_pytorch': 15, '06_mlp_and_training': 17, '07_challenge': 4,
 }
 TOTAL = sum(MAX_SCORES.values())
-# What each sample submission scores, notebook by notebook. partial and endless lose the
-# one point of the slope self-check (a hidden test catches the first, the second never
-# defines slope); empty scores nothing.
+# What each sample submission scores, notebook by notebook. partial and endless handed in the
+# first notebook only (the others score 0), and lose its slope self-check's point: a hidden
+# test catches the first, the second never defines slope. empty scores nothing.
 EXPECTED = {
     'correct': MAX_SCORES,
-    'partial': {**MAX_SCORES, '01_derivatives': 3},
-    'endless': {**MAX_SCORES, '01_derivatives': 3},
+    'partial': {**{name: 0 for name in MAX_SCORES}, '01_derivatives': 3},
+    'endless': {**{name: 0 for name in MAX_SCORES}, '01_derivatives': 3},
     'empty': {name: 0 for name in MAX_SCORES},
 }
 # A cell's time limit in the tests: long enough for the slowest real cell, short enough that
 # the endless loop costs seconds.
-CELL_TIMEOUT = 20
+CELL_TIMEOUT = 15
 
 
 def sample_course(tmp):

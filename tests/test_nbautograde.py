@@ -43,10 +43,12 @@ def test_the_gradebook_is_whole_and_the_notebooks_are_where_nbgrader_puts_them(g
         assert db.execute('PRAGMA integrity_check').fetchone() == ('ok',)
     for student in nbgrade.SAMPLE_CLASS:
         folder = course / 'autograded' / student / nbgrade.ASSIGNMENT
-        assert sorted(p.stem for p in folder.glob('*.ipynb')) == sorted(nbgrader_class.MAX_SCORES)
-    # nbgrader's own commands read the merged gradebook: feedback for every student
+        handed_in = course / 'submitted' / student / nbgrade.ASSIGNMENT
+        assert sorted(p.name for p in folder.glob('*.ipynb')) == sorted(
+            p.name for p in handed_in.glob('*.ipynb'))
+    # nbgrader's own commands read the merged gradebook: feedback for every notebook graded
     nbgrade.nbgrader(course, 'generate_feedback', nbgrade.ASSIGNMENT)
-    assert len(list((course / 'feedback').rglob('*.html'))) == 4 * 7
+    assert len(list((course / 'feedback').rglob('*.html'))) == 2 * 7 + 2
 
 
 def test_graded_students_are_skipped_unless_forced(graded, capsys):

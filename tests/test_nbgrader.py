@@ -143,7 +143,8 @@ def test_exported_csv_has_every_student_and_score(course):
 def test_feedback_shows_hidden_tests_by_name_points_and_message_only(course):
     feedback = course['dir'] / 'feedback'
     pages = sorted(feedback.rglob('*.html'))
-    assert len(pages) == len(STUDENTS) * len(MAX_SCORES)
+    # partial and endless handed in one notebook: nbgrader writes feedback for that one only
+    assert len(pages) == 2 * len(MAX_SCORES) + 2
     assert (feedback / 'endless' / nbgrade.ASSIGNMENT / '01_derivatives.html').is_file()
     hidden = {path.stem: hidden_lines(nbformat.read(path, as_version=4))
               for path in nbgrade.source_folder(course['dir']).glob('*.ipynb')}

@@ -151,12 +151,13 @@ def drift(dst=RELEASE, course=COURSE, package=paths.SKELETON):
 # --------------------------------------------------------------------------------
 
 SAMPLE_CLASS = ('correct', 'partial', 'empty', 'endless')
-# partial: a slope that is exact for the lecture's parabola only, which the visible self-check
-# accepts and a hidden test catches.
+# partial: the first notebook only, with a slope that is exact for the lecture's parabola only,
+# which the visible self-check accepts and a hidden test catches.
 SLOPE_SOLUTION = '    return (f(x + h) - f(x)) / h'
 PARABOLA_ONLY = '    return 6 * x - 4 + 3 * h'
-# endless: the slope cell starts with an endless loop, so the cell is stopped at its time
-# limit, slope is never defined, and the self-check that uses it fails.
+# endless: only the first notebook, whose slope cell starts with an endless loop: the cell is
+# stopped at its time limit, slope is never defined, and the self-check that uses it fails;
+# the notebooks not handed in score 0.
 ENDLESS = 'def slope(f, x, h):\n'
 ENDLESS_LOOP = 'while True:  # an endless loop\n    pass\n\n'
 
@@ -194,6 +195,10 @@ def submit_sample(course, student, kind):
         _edit(first, SLOPE_SOLUTION, PARABOLA_ONLY)
     elif kind == 'endless':
         _edit(first, json.dumps(ENDLESS)[1:-1], json.dumps(ENDLESS_LOOP + ENDLESS)[1:-1])
+    if kind in ('partial', 'endless'):
+        for later in folder.glob('*.ipynb'):  # handed in the first notebook only
+            if later != first:
+                later.unlink()
     elif kind != 'correct':
         raise ValueError(f"unknown kind of sample submission: {kind!r}")
     return folder
