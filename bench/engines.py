@@ -147,20 +147,22 @@ def two_moons(reps, steps):
     initial = REFERENCE.demo_mlp(2, [16, 16, 1])
 
     def run(engine, mode):
-        model = same_weights(engine.demo_mlp(2, [16, 16, 1]), initial)
-        loss = demo_functions({'random': random, 'math': math, 'X': X, 'y': y, 'model': model,
-                               'Value': engine.Value})['loss']
+        def train():  # from the same initial network every time
+            model = same_weights(engine.demo_mlp(2, [16, 16, 1]), initial)
+            loss = demo_functions({'random': random, 'math': math, 'X': X, 'y': y,
+                                   'model': model, 'Value': engine.Value})['loss']
 
-        def step(k):  # the demo's loop body, as in tests/demo/two_moons.py
-            total_loss, acc = loss()
-            model.zero_grad()
-            total_loss.backward()
-            learning_rate = 1.0 - 0.9 * k / 100
-            for p in model.parameters():
-                p.data -= learning_rate * p.grad
-            return total_loss
+            def step(k):  # the demo's loop body, as in tests/demo/two_moons.py
+                total_loss, acc = loss()
+                model.zero_grad()
+                total_loss.backward()
+                learning_rate = 1.0 - 0.9 * k / 100
+                for p in model.parameters():
+                    p.data -= learning_rate * p.grad
+                return total_loss
 
-        return lambda: training(mode, step, steps)
+            return training(mode, step, steps)
+        return train
 
     variants = {f"{e.name}, gc {mode}": run(e, mode) for mode in GC_MODES for e in ENGINES}
     runs = alternate(reps, variants)
