@@ -29,6 +29,25 @@ from mgcourse import grading, nbautograde, nbgrade, sandbox
 CELL_TIMEOUT = 20
 
 
+def _spin(n):
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - start
+
+
+def parallel_ceiling(jobs, n=10_000_000):
+    """How much faster `jobs` CPU-bound Python processes at once get through their work than
+    one after another, on this machine: the most any parallel grading can gain here."""
+    import multiprocessing
+    alone = _spin(n)
+    with multiprocessing.get_context('spawn').Pool(jobs) as pool:
+        pool.map(_spin, [1000] * jobs)  # the processes started and ready
+        together = max(pool.map(_spin, [n] * jobs))
+    return jobs * alone / together
+
+
 def sample(root, students):
     course = nbgrade.scratch_copy(root / 'course')
     nbgrade.generate(course)
@@ -45,6 +64,7 @@ def main(argv=None):
     p.add_argument('--jobs', type=int, default=os.cpu_count())
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'autograde.json'))
     args = p.parse_args(argv)
+    ceiling = parallel_ceiling(args.jobs)
     with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
         tmp = Path(tmp)
         serial, parallel = sample(tmp / 'serial', args.students), sample(tmp / 'parallel', args.students)
@@ -71,6 +91,7 @@ def main(argv=None):
         'students': args.students, 'jobs': args.jobs, 'cell_timeout_s': CELL_TIMEOUT,
         'nbgrader_serial_s': round(serial_s, 1), 'mgcourse_parallel_s': round(parallel_s, 1),
         'speedup': round(serial_s / parallel_s, 2),
+        'machine_ceiling': round(ceiling, 2),
         'batch_grader_s': round(batch_s, 1),
         'batch_grader_sandbox': 'bubblewrap' if sandbox.bwrap_available() else 'off',
         'students_per_minute': {'nbgrader_serial': round(60 * args.students / serial_s, 1),
@@ -81,6 +102,8 @@ def main(argv=None):
     print(f"{args.students} students: nbgrader autograde {serial_s:.1f} s, "
           f"mgcourse autograde --jobs {args.jobs} {parallel_s:.1f} s "
           f"({serial_s / parallel_s:.2f}x); scores identical: {same}")
+    print(f"this machine runs {args.jobs} CPU-bound Python processes at once {ceiling:.2f}x as fast "
+          "as one after another: the most parallel grading can gain here")
     print(f"mgcourse grade (their packages, sandboxed, hidden checks): {batch_s:.1f} s; per minute: "
           + ', '.join(f"{k} {v}" for k, v in found['students_per_minute'].items()))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
