@@ -199,9 +199,12 @@ def report_pairs(runs, what):
 # The lecture's tiny data set: four examples, MLP(3, [4, 4, 1]), the squared-error loss
 # --------------------------------------------------------------------------------
 
-def tiny(reps, steps, lr=0.05):
+def tiny(reps, steps, lr=0.05, trainings=10):
     # micrograd 0.1.0 has no tanh, so both networks are micrograd's kind: ReLU, linear output.
-    say(f"the lecture's tiny data set: MLP(3, [4, 4, 1]) with ReLU, {steps} steps, lr {lr}")
+    # One training takes a tenth of a second, too short to time alone on a busy machine: each
+    # timing is of `trainings` of them, one after the other.
+    say(f"the lecture's tiny data set: MLP(3, [4, 4, 1]) with ReLU, {steps} steps, lr {lr}, "
+        f"{trainings} trainings per timing")
     random.seed(3)
     initial = REFERENCE.demo_mlp(3, [4, 4, 1])
     xs, ys, mse_loss = REF.train.xs, REF.train.ys, REF.train.mse_loss
@@ -221,10 +224,12 @@ def tiny(reps, steps, lr=0.05):
                 return loss
 
             return training('default', step, steps)
-        return train
+        return lambda: [train() for _ in range(trainings)][-1]
 
     variants = {f"{e.name}, gc {mode}": run(e, mode) for mode in GC_MODES for e in ENGINES}
-    return report_pairs(alternate(reps, variants), 'losses')
+    out = report_pairs(alternate(reps, variants), 'losses')
+    out['trainings_per_timing'] = trainings
+    return out
 
 
 # --------------------------------------------------------------------------------

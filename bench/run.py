@@ -155,7 +155,8 @@ def table(results):
                   f"{mg} | reference | "
                   f"{mg} / reference | same numbers |", "| --- | --- | --- | --- | --- |"]
         for key, title in (('two_moons', f"two-moons demo, {e['two_moons']['steps']} steps"),
-                           ('tiny_dataset', "lecture's tiny data set, 100 steps")):
+                           ('tiny_dataset', f"lecture's tiny data set, "
+                            f"{e['tiny_dataset'].get('trainings_per_timing', 1)} x 100 steps")):
             t = e[key]
             v = t['variants']
             agree = f"losses within {t['losses_max_relative_difference']:.0e}"
