@@ -41,9 +41,9 @@ def parallel_ceiling(jobs, n=10_000_000):
     """How much faster `jobs` CPU-bound Python processes at once get through their work than
     one after another, on this machine: the most any parallel grading can gain here."""
     import multiprocessing
-    alone = _spin(n)
     with multiprocessing.get_context('spawn').Pool(jobs) as pool:
         pool.map(_spin, [1000] * jobs)  # the processes started and ready
+        alone = min(pool.apply(_spin, (n,)) for _ in range(3))  # one at a time
         together = max(pool.map(_spin, [n] * jobs))
     return jobs * alone / together
 
