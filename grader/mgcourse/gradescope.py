@@ -26,11 +26,7 @@ import zipfile
 from pathlib import Path
 
 from . import diagnosis, grading, paths, reports, skeleton
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .catalogue import tomllib  # tomli on Python 3.10
 
 STUDENT = 'student'
 CONFIG = 'gradescope.json'

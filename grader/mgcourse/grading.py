@@ -198,13 +198,10 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
             entry = _entry(sub, seed, 'graded', results, sub.notes,
                            {f'imports-{m}' for m in flags})
     except Exception as e:  # noqa: BLE001 - a grader failure is recorded, and retried on resume
-        detail = ''.join(traceback.format_exception(type(e), e, e.__traceback__))
-        entry = {'student': student, 'status': 'error', 'submission': '',
-                 'fingerprint': '', 'seed': seed, 'total': 0.0,
-                 'possible': sum(c['points'] for c in checks_),
-                 'notes': [f"the grader failed on this submission; it will be graded again "
-                           f"on the next run: {type(e).__name__}: {e}"],
-                 'flags': ['grader-error'], 'checks': {}, 'traceback': detail}
+        entry = _error_entry(student, seed, checks_, (
+            f"the grader failed on this submission; it will be graded again on the next run: "
+            f"{type(e).__name__}: {e}"))
+        entry['traceback'] = ''.join(traceback.format_exception(type(e), e, e.__traceback__))
     return entry, time.perf_counter() - started
 
 
@@ -291,7 +288,9 @@ def grade(root, out, options=Options(), on_event=None):
                     try:
                         entry, seconds = future.result()
                     except Exception as e:  # noqa: BLE001 - the grading process itself died
-                        entry, seconds = _pool_failure(student, seed, checks_, e), 0.0
+                        entry, seconds = _error_entry(student, seed, checks_, (
+                            f"the grading process stopped ({type(e).__name__}: {e}); this "
+                            "submission will be graded again on the next run")), 0.0
                     book['students'][student] = entry
                     save(book, out)
                     if on_event:
@@ -300,9 +299,8 @@ def grade(root, out, options=Options(), on_event=None):
     return book
 
 
-def _pool_failure(student, seed, checks_, e):
+def _error_entry(student, seed, checks_, note):
+    """The record of a student the grader itself failed on: status 'error', retried next run."""
     return {'student': student, 'status': 'error', 'submission': '', 'fingerprint': '',
             'seed': seed, 'total': 0.0, 'possible': sum(c['points'] for c in checks_),
-            'notes': [f"the grading process stopped ({type(e).__name__}: {e}); this "
-                      "submission will be graded again on the next run"],
-            'flags': ['grader-error'], 'checks': {}}
+            'notes': [note], 'flags': ['grader-error'], 'checks': {}}

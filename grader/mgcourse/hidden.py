@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from . import catalogue, oracle
 from .checks import nn_checks, random_checks
-from .checks.base import Check, Failed, ProbeError, run_check
+from .checks.base import Check, Failed, run_check
 from .checks.nn_checks import _fail_rows, param_names
 
 
@@ -146,8 +146,6 @@ def run(h, seed, call):
     wherever the student's code is and returns plain data or raises ProbeError."""
     rng = _rng(seed, h)
     c = Check(h.checkpoint, h.name, h.title, probe=h.probe,
-              drive=lambda send: h.drive(rng, lambda inputs: send(inputs)))
+              drive=lambda send: h.drive(rng, send))
     return run_check(c, h.points, lambda inputs: call(h.probe, inputs))
 
-
-__all__ = ['HIDDEN', 'Hidden', 'by_id', 'run', 'Failed', 'ProbeError']

@@ -14,15 +14,10 @@ battery fails every graded check until the student fills the skeleton in.
 """
 
 import shutil
-import sys
 from pathlib import Path
 
 from . import catalogue, diagnosis, paths, skeleton
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from .catalogue import tomllib  # tomli on Python 3.10
 
 # The course library's modules that stay with the instructor.
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports.py',
