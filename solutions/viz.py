@@ -57,8 +57,11 @@ def draw_dot(root, format='svg', rankdir='LR'):
 
     dot = Graph(format=format, graph_attr={'rankdir': rankdir})
     nodes, edges = trace(root)
+    # Each Value's name in the drawing is its place in `nodes`, which trace() finds in the
+    # same order every time: the same graph gives the same picture, run after run.
+    uids = {n: f'v{i}' for i, n in enumerate(nodes)}
     for n in nodes:
-        uid = str(id(n))
+        uid = uids[n]
         fields = [_record_text(n.label), f"data {n.data:.4f}", f"grad {n.grad:.4f}"]
         dot.node(name=uid, label='{ ' + ' | '.join(fields) + ' }', shape='record')
         if n._op:
@@ -66,5 +69,5 @@ def draw_dot(root, format='svg', rankdir='LR'):
             dot.node(name=uid + n._op, label=n._op)
             dot.edge(uid + n._op, uid)
     for child, parent in edges:
-        dot.edge(str(id(child)), str(id(parent)) + parent._op)
+        dot.edge(uids[child], uids[parent] + parent._op)
     return dot

@@ -22,11 +22,18 @@ def lecture_expression():
 
 def test_a_value_starts_with_zero_grad_and_shows_data_and_grad():
     v = Value(3.0, label='x')
-    assert (v.data, v.grad, v.label, v._op, v._prev) == (3.0, 0.0, 'x', '', set())
+    assert (v.data, v.grad, v.label, v._op, v._prev) == (3.0, 0.0, 'x', '', ())
     assert isinstance(v.grad, float)
     assert repr(v) == 'Value(data=3.0, grad=0.0)'
     w = v * 2
-    assert w._op == '*' and v in w._prev and len(w._prev) == 2
+    assert w._op == '*' and w._prev[0] is v and w._prev[1].data == 2
+
+
+def test_prev_keeps_the_inputs_in_order_and_a_reused_one_twice():
+    a, b = Value(1.0), Value(2.0)
+    assert (b * a)._prev == (b, a)
+    assert (a + a)._prev == (a, a)
+    assert (a - b)._prev[0] is a  # a + (-b)
 
 
 def test_example_1_gradients_and_one_step_of_descent():

@@ -34,6 +34,20 @@ def test_a_record_per_value_and_a_node_per_operation():
     assert src.count('->') == 6  # a, b -> *; * -> e; e, c -> +; + -> d
 
 
+def test_the_same_graph_gives_the_same_picture_every_time():
+    # Node names come from the graph's own order, not from memory addresses, so saved
+    # notebook pictures do not change when the notebooks are run again.
+    assert viz.draw_dot(graph()).source == viz.draw_dot(graph()).source
+
+
+def test_a_value_used_twice_gets_two_arrows():
+    a = mg.Value(3.0, label='a')
+    b = a + a
+    src = viz.draw_dot(b).source
+    assert len(re.findall(r'shape=record', src)) == 2          # a and b
+    assert src.count('->') == 3  # a -> + twice, + -> b
+
+
 def test_it_renders_with_the_real_dot_program():
     svg = viz.draw_dot(graph()).pipe(format='svg').decode()
     assert svg.lstrip().startswith('<?xml') and '<svg' in svg

@@ -90,8 +90,9 @@ class Limits:
 
 # The launcher: applies the limits, then switches user when asked, then becomes the command.
 # It also turns off address-space randomisation for the command. A student's Value hashes by
-# its address, so the order in which a set of Values is walked (the lecture's `_prev`) depends
-# on where the objects lie in memory; with a fixed layout, the same code given the same inputs
+# its address, so the order in which a set of Values is walked (the lecture keeps `_prev` in a
+# set, and a student may too, though the skeleton gives a tuple) depends on where the objects
+# lie in memory; with a fixed layout, the same code given the same inputs
 # walks its graphs in the same order on every run, and a regrade gives the same results and
 # messages even for a bug that depends on that order. (The process is sandboxed and decides
 # nothing, so the lost hardening costs little.)

@@ -6,10 +6,9 @@ frank's empty hand-in are written here by hand. Run it again when the checks' me
 
     .venv/bin/python tests/reports/make_sample_grades.py
 
-and update the values tests/test_reports.py expects. Some results differ from run to run: with
-`=` for `+=` in __add__ (alice, erin), whether reuse.diamond or reuse.shared_node fails depends on
-the order backward() meets the nodes, which comes from iterating `_prev`, a set of Values hashed
-by their id().
+and update the values tests/test_reports.py expects. A run gives the same file every time: the
+order in which backward() meets the nodes, which decides which reuse checks `=` for `+=` fails
+(alice, erin), is the order of each Value's `_prev`, a tuple.
 """
 
 import copy

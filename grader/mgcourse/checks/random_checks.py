@@ -48,7 +48,8 @@ def searching(oracle, name, search=SEARCH, seed=None):
 
     def drive(call):
         # Every failure seen is kept: a student's bug can depend on the order in which a
-        # set of children is walked, and then the same expression need not fail twice.
+        # set of children is walked (the lecture's `_prev` is a set, and a student may keep
+        # one), and then the same expression need not fail twice.
         failures = {}
         stopped = []
 

@@ -35,7 +35,14 @@ class Value:
         # (a `lambda: None` here would make a new function object for every Value);
         # an operation replaces it with its own _backward right after.
         self._backward = _nothing_to_pass_on
-        self._prev = set(_children)
+        # The inputs this Value was computed from, in the order they were given: (self, other)
+        # for self * other, () for a leaf. The lecture keeps them in a set; a tuple does the
+        # same job here and is better at two things. It is small: a tuple of two takes about
+        # a quarter of the memory of a set of two. And it keeps its order, so backward()
+        # walks the graph in the same order every run (a set's order depends on where the
+        # Values happen to sit in memory). A Value used twice, as in a + a, appears twice:
+        # (a, a). backward() still visits it once, and draw_dot draws both arrows.
+        self._prev = tuple(_children)
         self._op = _op
         self.label = label
 
