@@ -1,5 +1,7 @@
 """The lecture's tiny dataset, its loss, and gradient descent on it."""
 
+from .engine import _nothing_to_pass_on
+
 # Four examples of three inputs each, and the target for each example.
 xs = [
     [2.0, 3.0, -1.0],
@@ -31,3 +33,30 @@ def train(model, xs, ys, steps=20, lr=0.05):
     raise NotImplementedError(
         'checkpoint training (02:01:12 in the lecture): the training loop of the lecture')
     return losses
+
+
+def free_graph(root):
+    """Let Python free the graph that ends in root as soon as nothing refers to it.
+
+    Not part of the exercises: it only makes training faster. Every Value an operation
+    computes is in a reference cycle: out holds out._backward, and that closure holds out
+    (it reads out.grad). Python frees most objects by counting references to them, and a
+    cycle never counts down to zero; only the cycle collector, which from time to time
+    scans every object in memory, can free it. In a training loop that scan dominates:
+    each step leaves tens of thousands of Values behind, and the collector scans the
+    graph being built again and again while looking for them.
+
+    Once backward() has run and the parameters are updated, the graph's _backward closures
+    are never needed again. Replacing each with the do-nothing function the leaves share
+    cuts every cycle, so the whole graph is freed the moment the last name for it is gone.
+    With no cycles left, train() can switch the collector off while it trains. After this,
+    root.backward() no longer sends any gradient back: call it only when done with root.
+    """
+    seen = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            node._backward = _nothing_to_pass_on
+            stack.extend(node._prev)

@@ -1,5 +1,6 @@
 """The reference engine, with the lecture's own numbers (see shared/lecture.md)."""
 
+import gc
 import math
 import random
 
@@ -172,6 +173,56 @@ def test_training_on_the_tiny_dataset_reaches_a_small_loss():
     assert len(losses) == 100 and losses[-1] < losses[0]
     assert mg.train.mse_loss(model, mg.train.xs, mg.train.ys).data < 0.01
     assert all(p.grad != 0.0 for p in model.parameters()[:3])
+
+
+def test_train_gives_the_losses_of_the_plain_lecture_loop_and_restores_the_collector():
+    random.seed(4)
+    model = mg.nn.MLP(3, [4, 4, 1])
+    random.seed(4)
+    twin = mg.nn.MLP(3, [4, 4, 1])
+    plain = []
+    for _ in range(5):
+        loss = mg.train.mse_loss(twin, mg.train.xs, mg.train.ys)
+        twin.zero_grad()
+        loss.backward()
+        for p in twin.parameters():
+            p.data -= 0.05 * p.grad
+        plain.append(loss.data)
+    assert gc.isenabled()
+    assert mg.train.train(model, mg.train.xs, mg.train.ys, steps=5, lr=0.05) == plain
+    assert gc.isenabled()
+    assert [p.data for p in model.parameters()] == [p.data for p in twin.parameters()]
+
+
+def graph_left_for_the_collector(let_go):
+    """How many objects the cycle collector finds after a trained step's loss is dropped."""
+    random.seed(5)
+    model = mg.nn.MLP(3, [4, 4, 1])
+    gc.collect()
+    gc.disable()
+    try:
+        loss = mg.train.mse_loss(model, mg.train.xs, mg.train.ys)
+        loss.backward()
+        let_go(loss)
+        del loss
+        return gc.collect()
+    finally:
+        gc.enable()
+
+
+def test_free_graph_cuts_every_reference_cycle_of_a_step():
+    # Without it, the whole graph waits for the cycle collector; with it, reference counting
+    # frees the graph the moment `loss` goes, and the collector finds nothing left.
+    assert graph_left_for_the_collector(lambda loss: None) > 500
+    assert graph_left_for_the_collector(mg.train.free_graph) == 0
+
+
+def test_free_graph_keeps_data_and_grads():
+    a, b, c, f, e, d, L = lecture_expression()
+    L.backward()
+    mg.train.free_graph(L)
+    assert (a.grad, b.grad, c.grad, f.grad, L.data) == (6.0, -4.0, -2.0, 4.0, -8.0)
+    assert L._prev == (d, f)
 
 
 def test_zero_grad_clears_every_parameter():
