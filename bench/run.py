@@ -161,12 +161,13 @@ def table(results):
             v = t['variants']
             agree = f"losses within {t['losses_max_relative_difference']:.0e}"
             for mode, how in (('default', "collector left alone"),
-                              ('per step', "one collection per step")):
+                              ('collect', "collector off, gc.collect(0) per step"),
+                              ('graph freed', "collector off, free_graph(loss) per step")):
                 a, b = v[f"{mg}, gc {mode}"]['median_s'], v[f"{ref}, gc {mode}"]['median_s']
                 lines.append(f"| {title}, {how} | {seconds(a)} | {seconds(b)} | {a / b:.1f}x | "
                              f"{agree} |")
             a = v[f"{mg}, gc default"]['median_s']
-            b = v[f"{ref}, gc per step"]['median_s']
+            b = v[f"{ref}, gc graph freed"]['median_s']
             lines.append(f"| {title}: {mg} as it comes, reference as its train() does | "
                          f"{seconds(a)} | {seconds(b)} | **{a / b:.1f}x** | |")
         for depth, r in e['chains'].items():
