@@ -187,7 +187,7 @@ def table(results):
                      f"{'a.grad = b, b.grad = a' if b['gradients_right'] else ''} |")
         ma, mb = a['memory']['graph_bytes_per_node'], b['memory']['graph_bytes_per_node']
         lines.append(f"| sum of 100,000 products: memory per node | {ma:.0f} bytes | {mb:.0f} bytes "
-                     f"| reference uses {mb / ma:.0%} | |")
+                     f"| reference uses {mb / ma:.1%} | |")
     b = results.get('battery')
     if b:
         lines += ([""] if lines else []) + ["| the public battery, `mgcourse check --json` | wall time (median) | points |",
