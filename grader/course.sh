@@ -15,6 +15,11 @@ mode=check
 if [ "${1:-}" = test ]; then
     mode=test
     shift
+    if [ ! -d tests ]; then
+        echo "The course's own test suite (tests/) is for its maintainers and is not part of this copy." >&2
+        echo "To check your work, run: bash grader/course.sh" >&2
+        exit 1
+    fi
 fi
 
 python=${PYTHON:-python3}

@@ -112,3 +112,12 @@ def test_instructor_commands_say_they_are_not_in_the_release(out):
                           text=True, timeout=60)
     assert done.returncode == 2
     assert 'not part of the student release' in done.stderr
+
+
+def test_its_setup_script_says_the_test_suite_is_not_in_the_release(out):
+    done = subprocess.run(['bash', str(out / 'grader' / 'course.sh'), 'test'], cwd=out,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert 'not part of this copy' in done.stderr
+    assert 'bash grader/course.sh' in done.stderr
+    assert not (out / '.venv').exists()  # said before installing anything
