@@ -7,7 +7,6 @@ notebook is executed once for the whole module (two kernels at a time).
 """
 
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
@@ -50,17 +49,16 @@ def wanted_pictures(nb):
 
 
 def _run(path, impl):
-    start = time.perf_counter()
+    """The executed notebook, or the exception that stopped it (each cell has a time limit)."""
     try:
-        result = notebooks.execute(path, impl)
+        return notebooks.execute(path, impl)
     except Exception as e:  # noqa: BLE001 - NotebookFailed is what the release tests expect
-        result = e
-    return result, time.perf_counter() - start
+        return e
 
 
 @pytest.fixture(scope='module')
 def runs():
-    """{('source' or 'release', name): (executed notebook or the exception, seconds)}.
+    """{('source' or 'release', name): the executed notebook or the exception}.
 
     The sources run against the solutions, the released notebooks against the skeleton; the
     slowest notebook goes first so that the two kernels finish together.
@@ -143,19 +141,18 @@ def test_the_release_has_no_solution_text(name):
 
 @pytest.mark.parametrize('name', NAMES)
 def test_the_source_runs_against_the_solutions(runs, name):
-    result, seconds = runs['source', name]
+    result = runs['source', name]
     if isinstance(result, notebooks.NotebookFailed):
         pytest.fail(f"{result}\n{result.traceback}")
     assert not isinstance(result, Exception), repr(result)
     pictures = wanted_pictures(result)
     assert pictures <= mime_types(result), f"{name}: no {pictures - mime_types(result)} in the outputs"
-    assert seconds < 60, f"{name} took {seconds:.0f} s"
 
 
 @pytest.mark.parametrize('name', NAMES)
 def test_the_release_stops_at_its_first_exercise_on_the_skeleton(runs, name):
     released = read(notebooks.RELEASE, name)
-    result, _ = runs['release', name]
+    result = runs['release', name]
     assert isinstance(result, notebooks.NotebookFailed), (
         f"{name} should fail on the untouched skeleton; got {result!r}")
     imports = next(i for i, cell in code_cells(released)
