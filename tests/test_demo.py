@@ -52,8 +52,9 @@ def fewer_gc_passes():
     Every Value holds a closure that refers back to it, so each training step leaves behind
     an expression graph of ~65,000 Values that only the cyclic garbage collector can free.
     With CPython's default thresholds the collector runs a full collection several times per
-    step, which more than triples the demo's run time (~190 s instead of ~30 s measured here).
-    The demo itself is not changed; only how often the interpreter looks for garbage.
+    step, which makes the demo about four times slower (about 105 s instead of 25 s, measured
+    here). The demo itself is not changed, so it cannot call free_graph as train() does; only
+    how often the interpreter looks for garbage is.
     """
     old = gc.get_threshold()
     gc.set_threshold(4_000_000, 1, 1_000_000)
