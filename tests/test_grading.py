@@ -105,12 +105,17 @@ def test_hidden_inputs_come_from_the_seed():
     assert hidden._spec(hidden._rng(1, h)) != hidden._spec(hidden._rng(2, h))
 
 
-def test_without_the_sandbox_it_still_grades_and_says_so_once(sample, tmp_path):
+def test_without_the_sandbox_it_still_grades_and_says_so_once(sample, tmp_path, monkeypatch):
     one = tmp_path / 'one'
     one.mkdir()
     (one / 'ada').symlink_to(sample / 'ada')  # the hand-in itself is a link: not graded
     (one / 'ben.zip').write_bytes((sample / 'ben.zip').read_bytes())
     cmd, env = grade_command(one, tmp_path / 'out', MGCOURSE_SANDBOX='off')
+    monkeypatch.setenv(sandbox.ENV_SWITCH, 'off')
+    if sandbox.process_limit_problem():
+        # As root with a Python other users cannot start (as here: pyenv under /root), the
+        # grader would refuse (tested below); these two hand-ins are harmless.
+        cmd.append('--unlimited-processes-ok')
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count(sandbox.SANDBOX_OFF_MESSAGE) == 1
@@ -119,3 +124,38 @@ def test_without_the_sandbox_it_still_grades_and_says_so_once(sample, tmp_path):
     assert book['students']['ben']['status'] == 'graded'
     assert book['students']['ada']['status'] == 'invalid'
     assert 'symbolic link' in ' '.join(book['students']['ada']['notes'])
+
+
+def root_without_a_process_limit(monkeypatch):
+    """This process as root without bubblewrap, with an interpreter no other user can start."""
+    monkeypatch.setattr(sandbox, 'bwrap_available', lambda: False)
+    monkeypatch.setattr(sandbox, 'off_reason', lambda: 'bwrap is not installed')
+    monkeypatch.setattr(sandbox.os, 'geteuid', lambda: 0)
+    monkeypatch.setattr(sandbox, '_root_of_this_machine', lambda: True)
+    monkeypatch.setattr(sandbox, '_interpreter_reachable', lambda program, env: False)
+
+
+def test_where_no_process_limit_can_hold_it_refuses_to_grade(sample, tmp_path, monkeypatch, capsys):
+    # As root without bubblewrap, a Python under /root cannot run as a user of its own, so a
+    # fork bomb would be unbounded: the grader says so, and what to do, and grades nothing.
+    root_without_a_process_limit(monkeypatch)
+    out = tmp_path / 'out'
+    assert cli.main(['grade', str(sample), '--out', str(out)]) == 2
+    err = capsys.readouterr().err
+    assert 'mgcourse grade: not grading: this runs as root without the sandbox' in err
+    assert sys.executable in err and 'fork bomb' in err
+    assert "apt-get install bubblewrap" in err and '--unlimited-processes-ok' in err
+    assert not (out / 'grades.json').exists()
+
+
+def test_the_process_limit_is_a_problem_only_for_root_without_bubblewrap(monkeypatch):
+    root_without_a_process_limit(monkeypatch)
+    assert 'fork bomb' in sandbox.process_limit_problem()
+    monkeypatch.setattr(sandbox, '_interpreter_reachable', lambda program, env: True)
+    assert sandbox.process_limit_problem() is None   # runs as a user id of its own
+    monkeypatch.setattr(sandbox, '_interpreter_reachable', lambda program, env: False)
+    monkeypatch.setattr(sandbox.os, 'geteuid', lambda: 1000)
+    assert sandbox.process_limit_problem() is None   # RLIMIT_NPROC binds other users
+    monkeypatch.setattr(sandbox.os, 'geteuid', lambda: 0)
+    monkeypatch.setattr(sandbox, 'bwrap_available', lambda: True)
+    assert sandbox.process_limit_problem() is None   # bubblewrap's own limit

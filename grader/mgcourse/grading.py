@@ -55,6 +55,9 @@ class Options:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     probe_timeout: float = PROBE_TIMEOUT
     hidden: bool = True                 # run the hidden checks
+    # Grade even where the process limit cannot hold (sandbox.process_limit_problem): only
+    # for a machine that is itself disposable, such as Gradescope's container for one hand-in.
+    unlimited_processes_ok: bool = False
 
 
 # --------------------------------------------------------------------------------
@@ -250,6 +253,10 @@ def grade(root, out, options=Options(), on_event=None):
     root, out = Path(root).resolve(), Path(out).resolve()
     if out == root or root in out.parents:
         raise ValueError(f"the output folder {out} must not be inside the submissions {root}")
+    problem = sandbox.process_limit_problem()
+    if problem and not options.unlimited_processes_ok:
+        raise ValueError(f"not grading: {problem}; or, on a machine you can afford to lose, "
+                         f"pass --unlimited-processes-ok")
     out.mkdir(parents=True, exist_ok=True)
     old = load_book(out)
     seed = options.seed

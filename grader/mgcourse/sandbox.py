@@ -561,6 +561,30 @@ def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):
                   user=user, marker=marker, processes_limited=limited)
 
 
+def process_limit_problem(program=None):
+    """Why start() could not hold this interpreter's commands to Limits.processes here, or None.
+
+    It can, inside bubblewrap and as any user but root. As root without bubblewrap it can only
+    when a run's own user id can start the interpreter (see the module docstring): not when it
+    lies in a folder other users cannot enter, such as a virtual environment under /root.
+    `readable` paths and `workdir` are assumed to be in the temporary folder, as the batch
+    grader's are.
+    """
+    program = program or sys.executable
+    if bwrap_available() or os.geteuid() != 0:
+        return None
+    env = {'PATH': os.defpath}
+    if _root_of_this_machine() and _interpreter_reachable(program, env):
+        return None
+    where = ' or '.join(sorted({str(p) for p in _python_roots()}))
+    return (f"this runs as root without the sandbox ({off_reason()}), and a user id of its own "
+            f"cannot start this Python ({program}, in {where}): student code would run as root "
+            f"with no limit on its processes, and a fork bomb in one submission could take the "
+            f"machine down. Install bubblewrap ('apt-get install bubblewrap'), or run as a user "
+            f"other than root, or use a Python and virtual environment that other users can "
+            f"read (not under /root)")
+
+
 def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=()):
     """Start argv in the sandbox (or, when it is off, under the limits alone), in workdir.
 
