@@ -159,3 +159,30 @@ def test_the_process_limit_is_a_problem_only_for_root_without_bubblewrap(monkeyp
     monkeypatch.setattr(sandbox.os, 'geteuid', lambda: 0)
     monkeypatch.setattr(sandbox, 'bwrap_available', lambda: True)
     assert sandbox.process_limit_problem() is None   # bubblewrap's own limit
+
+
+def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
+    source = tmp_path / 'handed-in'
+    source.mkdir()
+    (source / 'engine.py').write_text('# as handed in\n')
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'keep.txt').write_text('not the grader\'s to remove\n')
+    mode = outside.stat().st_mode
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    package = grading._fresh_copy(source, scratch)
+    # what a previous worker left: changed code, junk, a folder it locked, a link out
+    (package / 'engine.py').write_text('# changed by the student\'s code\n')
+    (scratch / 'junk').write_bytes(bytes(1000))
+    locked = scratch / 'locked'
+    (locked / 'inside').mkdir(parents=True)
+    (locked / 'inside' / 'file').write_text('x')
+    locked.chmod(0)
+    (scratch / 'link-out').symlink_to(outside)
+    package = grading._fresh_copy(source, scratch)
+    assert sorted(p.name for p in scratch.iterdir()) == ['package', 'tmp']
+    assert (package / 'engine.py').read_text() == '# as handed in\n'
+    assert (outside / 'keep.txt').exists() and outside.stat().st_mode == mode
+    grading._remove_tree(scratch)
+    assert not scratch.exists() and (outside / 'keep.txt').exists()

@@ -82,6 +82,12 @@ CASES = [
          twin={'engine_end': raising('log')}, says=('MemoryError',)),
     Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()'),
          twin={'engine_end': raising('__pow__')}, says=('BlockingIOError',)),
+    Case('fills-the-disk', engine_end=patched('exp', (
+        "    import itertools\n"
+        "    for i in itertools.count():\n"
+        "        with open(f'junk{i}', 'wb') as f:\n"
+        "            f.write(bytes(8 << 20))")),
+         twin={'engine_end': raising('exp')}, says=('MiB of files and was stopped',)),
     Case('segfault', engine_end=patched('tanh', '    import ctypes\n    ctypes.string_at(0)'),
          twin={'engine_end': raising('tanh')}, says=('signal 11',)),
     Case('os-exit-at-import', engine_top='import os\nos._exit(0)\n', twin={'base': K},
@@ -229,7 +235,8 @@ def graded(tmp_path_factory):
             write_package(root / case.name, case.base, top, case.engine_end,
                           case.extra.get('replace'))
     options = grading.Options(jobs=2, seed=SEED, probe_timeout=5.0,
-                              limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240))
+                              limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240,
+                                                    disk_bytes=32 << 20))
     start = time.perf_counter()
     book = grading.grade(root, tmp / 'out', options)
     seconds = time.perf_counter() - start

@@ -314,6 +314,36 @@ def test_a_file_larger_than_the_limit_cannot_be_written(run, workdir):
     assert (workdir / 'big').stat().st_size <= 1 << 20
 
 
+@pytest.mark.parametrize('what', ['files of 1 MiB', 'empty files'])
+def test_filling_the_disk_with_many_files_is_stopped(run, workdir, what):
+    # Each file is under the per-file limit; their sum is not. An empty file still takes a
+    # block, so a flood of them is stopped too.
+    size = (1 << 20) if what == 'files of 1 MiB' else 0
+    sb = run(f"""
+        import itertools
+        for i in itertools.count():
+            with open(f'junk{{i}}', 'wb') as f:
+                f.write(bytes({size}))
+        """, limits=Limits(wall_seconds=30, disk_bytes=8 << 20, file_bytes=2 << 20))
+    assert sb.wait(60) == -signal.SIGKILL, sb.output()
+    assert sb.disk_exceeded and not sb.timed_out
+    assert len(list(workdir.iterdir())) > (8 if size else 2048)
+
+
+def test_writing_under_the_disk_limit_is_left_alone(run, workdir):
+    (workdir / 'already-there').write_bytes(bytes(8 << 20))  # counts from what was there
+    sb = run("""
+        import time
+        for i in range(6):
+            with open(f'part{i}', 'wb') as f:
+                f.write(bytes(1 << 20))
+        time.sleep(1)  # the watchdog looks several times meanwhile
+        print('done')
+        """, limits=Limits(wall_seconds=30, disk_bytes=8 << 20, file_bytes=2 << 20))
+    assert sb.wait(60) == 0, sb.output()
+    assert sb.output().strip() == 'done' and not sb.disk_exceeded
+
+
 def test_pipes_pass_through(run):
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()

@@ -22,6 +22,7 @@ unchanged and grades the rest; the files come out the same as an uninterrupted r
 Grades never depend on timing, so a regrade with the recorded seed reproduces them.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -118,9 +119,47 @@ def runtime_library(dst):
     return Path(dst)
 
 
+def _open_up(folder):
+    """Give back to this process the folders under folder (included) that the student's code
+    closed (chmod 000), so they can be listed and removed; symbolic links are left alone."""
+    os.chmod(folder, 0o700)
+    for where, dirs, _ in os.walk(folder):  # top-down: a folder is opened before it is walked
+        for d in dirs:
+            path = os.path.join(where, d)
+            if not os.path.islink(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+
+
+def _remove_tree(folder):
+    """Remove a scratch folder and everything the student's code left in it."""
+    with contextlib.suppress(OSError):
+        _open_up(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fresh_copy(source, scratch):
+    """Empty scratch, then copy the hand-in to scratch/package; the package's path.
+
+    Each worker starts this way, from the hand-in as it was handed in: whatever an earlier
+    worker wrote (files, perhaps until it was stopped for the disk it took) or changed is gone.
+    """
+    _open_up(scratch)
+    for entry in os.scandir(scratch):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    (scratch / 'tmp').mkdir()
+    return Path(shutil.copytree(source, scratch / 'package'))
+
+
 def _launcher(scratch, runtime, limits):
+    # Inside bubblewrap, /tmp is the run's own; without it, temporary files go to the scratch
+    # folder, where the disk watchdog counts them and they are removed with it.
+    tmp = '/tmp' if sandbox.bwrap_available() else str(scratch / 'tmp')
     env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
-           'PYTHONHASHSEED': '0', 'HOME': str(scratch), 'TMPDIR': '/tmp',
+           'PYTHONHASHSEED': '0', 'HOME': str(scratch), 'TMPDIR': tmp,
            'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
 
     def launch(argv, pass_fds):
@@ -129,9 +168,10 @@ def _launcher(scratch, runtime, limits):
     return launch
 
 
-def _run_battery(package, scratch, runtime, seed, options, checks_):
-    """(results, flags): every check of checks_ against the package, the student's code in
-    sandboxed worker processes (a fresh one after a crash or a timeout)."""
+def _run_battery(source, scratch, runtime, seed, options, checks_):
+    """(results, flags): every check of checks_ against the hand-in's package (source), the
+    student's code in sandboxed worker processes (a fresh one, on a fresh copy in scratch,
+    after a crash or a timeout)."""
     launch = _launcher(scratch, runtime, options.limits)
     results, flags = [], set()
     worker = None
@@ -149,7 +189,8 @@ def _run_battery(package, scratch, runtime, seed, options, checks_):
                     flags.update(worker.modules)
                     worker.close()
                 try:
-                    worker = Worker(package, options.probe_timeout, launch=launch)
+                    worker = Worker(_fresh_copy(source, scratch), options.probe_timeout,
+                                    launch=launch)
                 except ProbeError as e:
                     results += _failed_all(checks_[i:], 'import', (
                         f"your package could not be started: {e.message}"))
@@ -192,12 +233,11 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
                            sub.notes, problem=sub.problem)
         else:
             scratch = Path(tempfile.mkdtemp(prefix=f'{student}-', dir=work))
-            package = scratch / 'package'
-            shutil.copytree(sub.package, package)
             try:
-                results, flags = _run_battery(package, scratch, runtime, seed, options, checks_)
+                results, flags = _run_battery(sub.package, scratch, runtime, seed, options,
+                                              checks_)
             finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+                _remove_tree(scratch)
             entry = _entry(sub, seed, 'graded', results, sub.notes,
                            {f'imports-{m}' for m in flags})
     except Exception as e:  # noqa: BLE001 - a grader failure is recorded, and retried on resume

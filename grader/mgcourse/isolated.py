@@ -121,6 +121,9 @@ class Worker:
     def _death(self):
         code = self.launched.wait() if self.launched is not None else self.process.wait()
         self.close()
+        if getattr(self.launched, 'disk_exceeded', False):
+            return (f"your code wrote more than {self.launched.limits.disk_bytes >> 20} MiB of "
+                    "files and was stopped")
         if code >= 0:
             how = f"exit code {code}"
         else:

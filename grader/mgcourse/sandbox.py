@@ -12,7 +12,8 @@ files of /etc, the interpreter's prefix and the virtual environment), each `read
 read-only at its own place, `workdir` read-write, a private /tmp, and nothing else of this
 machine: no network, no other process, no home directory, no other folder of the checkout.
 The limits (CPU seconds, address space, processes, file size) are applied by a tiny launcher
-that runs just before the command, and the wall time by a timer in this process.
+that runs just before the command; the wall time by a timer in this process, and the disk that
+files written in `workdir` take by a watchdog thread of this process.
 
 How the process limit is made to hold (RLIMIT_NPROC is never enforced for root, and it counts
 every process of a user, not those of one sandbox):
@@ -86,6 +87,7 @@ class Limits:
     file_bytes: int = 16 << 20      # the largest file it may write (RLIMIT_FSIZE)
     output_bytes: int = 1 << 20     # what is kept of stdout and stderr; the rest is read and dropped
     tmp_bytes: int = 64 << 20       # the size of its private /tmp and /dev/shm (bubblewrap only)
+    disk_bytes: int = 256 << 20     # what it may add to workdir in all, then everything is killed
 
 
 # The launcher: applies the limits, then switches user when asked, then becomes the command.
@@ -166,7 +168,7 @@ def _popen(args, *, workdir, env, pass_fds, **how):
         raise
     finally:
         os.close(lifeline)
-    return Sandboxed(process, lifeline=keep, **how)
+    return Sandboxed(process, lifeline=keep, workdir=workdir, **how)
 
 
 # --- where we are -------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class _Capture(threading.Thread):
 class Sandboxed:
     """One command started by start(): its process, its output, and the means to stop it."""
 
-    def __init__(self, process, *, sandboxed, limits, user=None, marker=None,
+    def __init__(self, process, *, sandboxed, limits, workdir, user=None, marker=None,
                  processes_limited=True, lifeline=None):
         self.process = process                  # the Popen, of bwrap or of the launcher
         self.sandboxed = sandboxed              # inside bubblewrap
@@ -363,6 +365,7 @@ class Sandboxed:
         self.user = user                        # the user id of its own it runs as, if any
         self.processes_limited = processes_limited
         self.timed_out = False                  # killed when wall_seconds ran out
+        self.disk_exceeded = False              # killed when it added over disk_bytes to workdir
         self._marker = marker
         self._lifeline = lifeline
         self._lock = threading.Lock()
@@ -373,6 +376,10 @@ class Sandboxed:
         self._timer.daemon = True
         if limits.wall_seconds is not None:
             self._timer.start()
+        # RLIMIT_FSIZE caps each file, not their number: a watchdog adds up workdir.
+        self._ended = threading.Event()
+        self._workdir, self._disk_at_start = workdir, _disk_use(workdir)
+        threading.Thread(target=self._watch_disk, daemon=True).start()
 
     @property
     def pid(self):
@@ -392,6 +399,7 @@ class Sandboxed:
         Raises subprocess.TimeoutExpired if it is still running after timeout seconds."""
         self.process.wait(timeout)
         self._timer.cancel()
+        self._ended.set()
         self._close_lifeline()
         if not self.sandboxed:
             self._stop_tree()  # what it left behind; bubblewrap's namespace does this itself
@@ -422,6 +430,7 @@ class Sandboxed:
     def kill(self):
         """Kill the command and every process it started. Safe to call more than once."""
         self._timer.cancel()
+        self._ended.set()
         self._stop_tree()
         try:
             self.process.wait(10)
@@ -452,12 +461,47 @@ class Sandboxed:
             self.timed_out = True
             self.kill()
 
+    def _watch_disk(self):
+        """Kill the run once what it wrote in workdir passes disk_bytes (checked 4 times a
+        second: it can overshoot by what it writes in a quarter of a second)."""
+        while not self._ended.wait(DISK_CHECK_SECONDS) and self.process.poll() is None:
+            if _disk_use(self._workdir) - self._disk_at_start > self.limits.disk_bytes:
+                self.disk_exceeded = True
+                self.kill()
+                return
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.kill()
         self._capture.join(5)
+
+
+DISK_CHECK_SECONDS = 0.25
+_BLOCK = 4096
+
+
+def _disk_use(folder):
+    """The bytes of disk the files and folders under folder take. Each entry counts at least
+    one block, as on most file systems, so that a million empty files count too (and the
+    walk that counts them stays short: the run is stopped long before)."""
+    total = 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:  # removed meanwhile, or not ours to read
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += max(st.st_blocks * 512, _BLOCK)
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return total
 
 
 def _kill_marked(marker):
