@@ -48,16 +48,6 @@ def parallel_ceiling(jobs, n=10_000_000):
     return jobs * alone / together
 
 
-def sample(root, students):
-    course = nbgrade.scratch_copy(root / 'course')
-    nbgrade.generate(course)
-    kinds = nbgrade.SAMPLE_CLASS
-    for i in range(students):
-        kind = kinds[i % len(kinds)]
-        nbgrade.submit_sample(course, f'{kind}-{i // len(kinds) + 1}', kind)
-    return course
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--students', type=int, default=8)
@@ -67,7 +57,8 @@ def main(argv=None):
     ceiling = parallel_ceiling(args.jobs)
     with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
         tmp = Path(tmp)
-        serial, parallel = sample(tmp / 'serial', args.students), sample(tmp / 'parallel', args.students)
+        serial, _ = nbgrade.sample_course(tmp / 'serial' / 'course', args.students)
+        parallel, _ = nbgrade.sample_course(tmp / 'parallel' / 'course', args.students)
         start = time.perf_counter()
         nbgrade.nbgrader(serial, 'autograde', nbgrade.ASSIGNMENT, f'--Execute.timeout={CELL_TIMEOUT}')
         serial_s = time.perf_counter() - start

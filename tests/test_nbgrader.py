@@ -111,8 +111,7 @@ def test_the_release_carries_the_skeleton_and_no_answer(course):
 
 def test_exact_scores_in_the_gradebook(course):
     assert nbautograde.scores(course['dir']) == nbgrader_class.EXPECTED
-    db_url = f"sqlite:///{course['dir'] / 'gradebook.db'}"
-    with Gradebook(db_url, nbgrade.COURSE_ID) as gb:
+    with Gradebook(nbautograde.db_url(course['dir']), nbgrade.COURSE_ID) as gb:
         assert gb.find_submission(nbgrade.ASSIGNMENT, 'correct').max_score == TOTAL
         slope = gb.find_grade('slope_test', '01_derivatives', nbgrade.ASSIGNMENT, 'partial')
         assert slope.score == 0, "the hidden test catches the parabola-only slope"

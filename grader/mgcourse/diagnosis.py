@@ -43,13 +43,13 @@ def texts():
     return dict(_data()['diagnosis'])
 
 
-def make(mistake, folder, solutions=None):
+def make(mistake, folder):
     """A copy of the solutions in folder, with the mistake made in it. Returns folder."""
     import shutil
 
     from .paths import SOLUTIONS
     folder = Path(folder)
-    shutil.copytree(solutions or SOLUTIONS, folder, ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns('__pycache__'))
     path = folder / mistake.file
     text = path.read_text(encoding='utf-8')
     if text.count(mistake.find) != 1:

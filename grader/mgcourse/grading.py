@@ -55,7 +55,6 @@ class Options:
     seed: int = None                    # the hidden checks' seed (None: the gradebook's, or new)
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     probe_timeout: float = PROBE_TIMEOUT
-    hidden: bool = True                 # run the hidden checks
     # Grade even where the process limit cannot hold (sandbox.process_limit_problem): only
     # for a machine that is itself disposable, such as Gradescope's container for one hand-in.
     unlimited_processes_ok: bool = False
@@ -65,7 +64,7 @@ class Options:
 # The gradebook's shape
 # --------------------------------------------------------------------------------
 
-def check_list(with_hidden=True):
+def check_list():
     """Every graded check, public then hidden, as the gradebook lists them."""
     out = []
     for cp in catalogue.load():
@@ -73,16 +72,14 @@ def check_list(with_hidden=True):
             c = checks.REGISTRY[entry.id]
             out.append({'id': entry.id, 'checkpoint': cp.id, 'title': c.title,
                         'points': entry.points, 'hidden': False, 'lecture': cp.lecture})
-    if with_hidden:
-        out += [{'id': h.id, 'checkpoint': h.checkpoint, 'title': h.title, 'points': h.points,
-                 'hidden': True, 'lecture': h.lecture} for h in hidden.HIDDEN]
-    return out
+    return out + [{'id': h.id, 'checkpoint': h.checkpoint, 'title': h.title, 'points': h.points,
+                   'hidden': True, 'lecture': h.lecture} for h in hidden.HIDDEN]
 
 
-def new_book(seed, with_hidden=True):
+def new_book(seed):
     return {'course': COURSE, 'assignment': ASSIGNMENT,
             'sandbox': 'bubblewrap' if sandbox.bwrap_available() else 'off',
-            'seed': seed, 'checks': check_list(with_hidden),
+            'seed': seed, 'checks': check_list(),
             'diagnoses': dict(diagnosis.texts()),
             'students': {}}
 
@@ -217,10 +214,8 @@ def _judge(c, worker, seed, hidden_checks):
         return run_check(check, c['points'], lambda inputs: worker.probe(check.id, inputs))
     except Exception as e:  # noqa: BLE001 - what the student returned broke a judge
         detail = ''.join(traceback.format_exception_only(type(e), e)).strip()
-        return Result(c['id'], c['checkpoint'], c['id'].split('.', 1)[1], c['title'], 0,
-                      c['points'], False,
-                      f"the grader could not judge what your code returned ({detail})",
-                      'exception')
+        return _failed_all([c], 'exception',
+                           f"the grader could not judge what your code returned ({detail})")[0]
 
 
 def grade_one(student, entries, root, work, runtime, seed, options, checks_):
@@ -302,14 +297,15 @@ def grade(root, out, options=Options(), on_event=None):
     seed = options.seed
     if seed is None:
         seed = old['seed'] if old else secrets.randbits(32)
-    book = new_book(seed, options.hidden)
+    book = new_book(seed)
     checks_ = book['checks']
-    found = submissions.find(root)
+    found, skipped = submissions.scan(root)
+    same_checks = old is not None and old['checks'] == checks_
     todo = []
     for student, entries in sorted(found.items()):
         before = (old or {}).get('students', {}).get(student)
-        same = (before is not None and before['status'] in ('graded', 'invalid')
-                and before['seed'] == seed and old['checks'] == checks_
+        same = (same_checks and before is not None and before['status'] in ('graded', 'invalid')
+                and before['seed'] == seed
                 and before['fingerprint'] == submissions.fingerprint(student, entries, root))
         if same:
             book['students'][student] = before
@@ -317,7 +313,7 @@ def grade(root, out, options=Options(), on_event=None):
                 on_event(Progress(student, 'kept', before))
         else:
             todo.append((student, entries))
-    book['skipped'] = submissions.skipped(root)
+    book['skipped'] = skipped
     save(book, out)
     jobs = options.jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix='mgcourse-grade-') as tmp:

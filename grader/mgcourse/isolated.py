@@ -75,8 +75,6 @@ class Worker:
 
     def probe(self, check_id, inputs=None):
         """The observed data of one probe; ProbeError when it raised, hung or crashed."""
-        if self.ended is not None:  # a worker that hung or crashed answers nothing more
-            raise self.ended
         return self._ask({'check': check_id, 'inputs': inputs})
 
     def probe_named(self, name, inputs):
@@ -84,7 +82,7 @@ class Worker:
         return self._ask({'probe': name, 'inputs': inputs})
 
     def _ask(self, request):
-        if self.ended is not None:
+        if self.ended is not None:  # a worker that hung or crashed answers nothing more
             raise self.ended
         message = json.dumps(request) + '\n'
         try:

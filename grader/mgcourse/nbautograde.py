@@ -44,8 +44,12 @@ class Graded:
     skipped: bool = False  # already autograded (nbgrader's rule: --force to grade again)
 
 
+def sqlite_url(db_file):
+    return 'sqlite:///' + str(db_file)
+
+
 def db_url(course):
-    return 'sqlite:///' + str(Path(course) / 'gradebook.db')
+    return sqlite_url(Path(course) / 'gradebook.db')
 
 
 def submitted(course=nbgrade.COURSE, assignment=nbgrade.ASSIGNMENT):
@@ -136,7 +140,7 @@ def _limit_args(cell_timeout, notebook_timeout):
 def _grade_one(course, student, db_file, assignment, limit_args, wall):
     """Run nbgrader autograde for one student against its own gradebook file."""
     cmd, env = nbgrade.nbgrader_command('autograde', assignment, '--student', student, '--force',
-                                f'--CourseDirectory.db_url=sqlite:///{db_file}', *limit_args)
+                                f'--CourseDirectory.db_url={sqlite_url(db_file)}', *limit_args)
     start = time.perf_counter()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -169,7 +173,8 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
     course = Path(course).resolve()
     students = submitted(course, assignment) if students is None else list(students)
     jobs = jobs or os.cpu_count() or 1
-    per_notebook = 600.0 if notebook_timeout is None else float(notebook_timeout)
+    from .nbgrader_plugins import notebook_budget
+    per_notebook = notebook_budget() if notebook_timeout is None else float(notebook_timeout)
     wall = len(notebook_names(course, assignment)) * per_notebook + MARGIN
     limit_args = _limit_args(cell_timeout, notebook_timeout)
     done = {}
@@ -196,7 +201,7 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
                 student, db_file = futures[future]
                 graded = future.result()
                 # The one writer of the course's gradebook: results go in as they arrive.
-                if not merge(f'sqlite:///{db_file}', db_url(course), student, assignment):
+                if not merge(sqlite_url(db_file), db_url(course), student, assignment):
                     graded.ok = False
                     graded.message = graded.message or "nbgrader recorded no submission"
                 done[student] = graded

@@ -222,3 +222,20 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+def sample_course(dst, students=None):
+    """A scratch copy of the course at dst, with the assignment generated and sample work
+    submitted: one student per kind of SAMPLE_CLASS, named after it; or, with students=N, N
+    students taking the kinds in turn (correct-1, partial-1, ..., correct-2, ...).
+    Returns (course folder, release folder)."""
+    course = scratch_copy(dst)
+    release = generate(course)
+    if students is None:
+        names = [(kind, kind) for kind in SAMPLE_CLASS]
+    else:
+        n = len(SAMPLE_CLASS)
+        names = [(f'{SAMPLE_CLASS[i % n]}-{i // n + 1}', SAMPLE_CLASS[i % n]) for i in range(students)]
+    for student, kind in names:
+        submit_sample(course, student, kind)
+    return course, release

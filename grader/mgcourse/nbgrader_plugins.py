@@ -124,3 +124,19 @@ class ExecuteWithinBudget(Execute):
             return super().preprocess(nb, resources, km)
         finally:
             self.timeout_func = None
+
+
+def pipeline(converter, trait, replaced):
+    """nbgrader's own default list of preprocessors for converter.trait, with each class that is
+    a key of `replaced` swapped for its value; an error if nbgrader's list lacks one of them."""
+    steps = converter.class_traits()[trait].make_dynamic_default()
+    missing = [old.__name__ for old in replaced if old not in steps]
+    if missing:
+        raise RuntimeError(f"nbgrader's {converter.__name__}.{trait} has no {', '.join(missing)} "
+                           "step to replace: this nbgrader is not the one the course was made for")
+    return [replaced.get(step, step) for step in steps]
+
+
+def notebook_budget():
+    """ExecuteWithinBudget's notebook_timeout, as nbgrader_config.py leaves it (the default)."""
+    return ExecuteWithinBudget.class_traits()['notebook_timeout'].default_value

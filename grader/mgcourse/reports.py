@@ -877,8 +877,8 @@ def write_all(book, out_dir):
     for name in sorted(book['students']):
         stem = file_stem(name)
         try:
-            markdown = feedback_markdown(book, name)
-            page = feedback_html(book, name)
+            title, doc = feedback_document(book, name)
+            markdown, page = to_markdown(doc), to_html(title, doc)
             results = json.dumps(gradescope_results(book, name), indent=2, ensure_ascii=False) + '\n'
         except Exception as e:  # noqa: BLE001 - one broken record must not stop the class
             failed.append(f"{name}: {type(e).__name__}: {e}")

@@ -119,8 +119,7 @@ limit(resource.RLIMIT_FSIZE, fsize, fsize)
 if nproc > 0:
     limit(resource.RLIMIT_NPROC, nproc, nproc)
 try:  # the same memory addresses every run (personality ADDR_NO_RANDOMIZE): see below
-    import ctypes
-    ctypes.CDLL(None).personality(0x0040000)
+    libc.personality(0x0040000)
 except Exception:
     pass
 if uid >= 0:
@@ -293,6 +292,15 @@ def _new_uid():
     return _UID_BASE + (os.getpid() % 100_000) * 100 + next(_run_numbers) % 100
 
 
+def _run_as_own_user(readable, workdir):
+    """A new user id for a run, which may read `readable` and owns `workdir`."""
+    user = _new_uid()
+    for path in readable:
+        _open_tree(path)
+    _give_tree(workdir, user)
+    return user
+
+
 def _tasks_of(uid):
     """How many processes and threads uid runs now (what RLIMIT_NPROC counts)."""
     total = 0
@@ -381,10 +389,6 @@ class Sandboxed:
         self._workdir, self._disk_at_start = workdir, _disk_use(workdir)
         threading.Thread(target=self._watch_disk, daemon=True).start()
 
-    @property
-    def pid(self):
-        return self.process.pid
-
     def output(self):
         """What it printed to stdout and stderr, cut at output_bytes with a note saying so."""
         text = bytes(self._capture.kept).decode('utf-8', 'replace')
@@ -469,13 +473,6 @@ class Sandboxed:
                 self.disk_exceeded = True
                 self.kill()
                 return
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.kill()
-        self._capture.join(5)
 
 
 DISK_CHECK_SECONDS = 0.25
@@ -562,13 +559,10 @@ def _bwrap_mounts(workdir, readable, limits):
 def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds):
     args = [bwrap, '--die-with-parent', '--new-session']
     if _root_of_this_machine():
-        user = _new_uid()
+        user = _run_as_own_user(readable, workdir)
         nproc = limits.processes
         args += ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts',
                  '--unshare-cgroup-try', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']
-        for path in readable:
-            _open_tree(path)
-        _give_tree(workdir, user)
     else:
         user = None
         # +1: bubblewrap's own init process lives in the namespace too.
@@ -587,10 +581,7 @@ def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):
         for path in [*readable, workdir]:
             _open_temporary_ancestors(path)
         if all(_others_can_pass(p.parent) for p in [*readable, workdir]):
-            user = _new_uid()
-            for path in readable:
-                _open_tree(path)
-            _give_tree(workdir, user)
+            user = _run_as_own_user(readable, workdir)
     if user is not None:
         nproc = limits.processes
     elif os.geteuid() == 0:

@@ -149,7 +149,7 @@ def _classify(name, mode):
     return None, None
 
 
-def _scan(root):
+def scan(root):
     """(student -> entries, sentences about the entries that belong to no student)."""
     root = Path(root)
     students, skipped = {}, []
@@ -181,12 +181,12 @@ def _id_rule(student):
 
 def find(root):
     """student -> the entries of SUBMISSIONS that are theirs, sorted by name. Reads no file."""
-    return _scan(root)[0]
+    return scan(root)[0]
 
 
 def skipped(root):
     """One sentence for each entry of SUBMISSIONS that was not graded, and why."""
-    return _scan(root)[1]
+    return scan(root)[1]
 
 
 def collect(root, work):

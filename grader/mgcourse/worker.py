@@ -21,7 +21,7 @@ NOTED_MODULES = ('torch', 'numpy', 'jax', 'tensorflow')
 
 def serve(folder, requests, replies):
     from . import checks
-    from .checks.base import PROBES, ProbeError, exception_message, local_call
+    from .checks.base import PROBES, ProbeError, call_probe, local_call
     from .impl import ImplError, load
 
     ours = {m for m in NOTED_MODULES if m in sys.modules}  # imported before the student's code
@@ -35,15 +35,6 @@ def serve(folder, requests, replies):
         replies.write(json.dumps(message) + '\n')
         replies.flush()
 
-    def run_named(name, inputs):
-        try:
-            return PROBES[name](impl, inputs)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # noqa: BLE001 - reported as data, like any observation
-            kind, message = exception_message(e, impl.path)
-            return {'raised': message, 'kind': kind}
-
     try:
         impl = load(folder)
     except ImplError as e:
@@ -54,7 +45,7 @@ def serve(folder, requests, replies):
         request = json.loads(line)
         try:
             if 'probe' in request:
-                observed = json.loads(json.dumps(run_named(request['probe'], request['inputs'])))
+                observed = call_probe(PROBES[request['probe']], impl, request['inputs'])
             else:
                 observed = local_call(checks.REGISTRY[request['check']], impl)(request.get('inputs'))
             reply({'observed': observed})

@@ -16,12 +16,10 @@ import os
 
 from mgcourse import nbgrade
 from mgcourse.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
-                                       HideHiddenTests, StubSolutions)
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
-                                    ClearMarkScheme, ComputeChecksums, GetGrades, IgnorePattern,
-                                    IncludeHeaderFooter, InstantiateTests, LimitOutput,
-                                    LockCells, SaveAutoGrades, SaveCells)
+                                       HideHiddenTests, StubSolutions, pipeline)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import Autograde, GenerateAssignment
+from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, GetGrades
 
 c = get_config()  # noqa: F821 - defined by traitlets when it loads this file
 
@@ -37,39 +35,20 @@ c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', 'feedb
 
 # The release: nbgrader's own pipeline with two of its steps replaced (see nbgrader_plugins):
 # stubs that name the exercise or checkpoint, and the outputs before the first exercise kept.
-c.GenerateAssignment.preprocessors = [
-    IncludeHeaderFooter,
-    InstantiateTests,
-    LockCells,
-    StubSolutions,
-    ClearOutputFromFirstExercise,
-    CheckCellMetadata,
-    ComputeChecksums,
-    SaveCells,
-    ClearHiddenTests,
-    ClearMarkScheme,
-    ComputeChecksums,
-    CheckCellMetadata,
-]
+c.GenerateAssignment.preprocessors = pipeline(GenerateAssignment, 'preprocessors', {
+    ClearSolutions: StubSolutions, ClearOutput: ClearOutputFromFirstExercise})
 
 # Autograde: the student's package files are theirs, not replaced by the source folder's.
 c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
 # Time limits: a cell that runs longer than Execute.timeout (an endless loop) is stopped and
 # costs that cell; a notebook whose cells together run longer than notebook_timeout has each
-# remaining cell cut to a few seconds. nbgrader's autograde pipeline, with Execute replaced
-# by ExecuteWithinBudget, which adds the notebook's budget.
+# remaining cell cut to a few seconds (ExecuteWithinBudget's default, 600 s, which
+# mgcourse autograde also reads). nbgrader's autograde pipeline, with Execute replaced by
+# ExecuteWithinBudget, which adds the notebook's budget.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
-c.ExecuteWithinBudget.notebook_timeout = 600
-c.Autograde.autograde_preprocessors = [
-    ExecuteWithinBudget,
-    IgnorePattern,
-    ClearMetadataPreprocessor,
-    LimitOutput,
-    SaveAutoGrades,
-    AssignLatePenalties,
-    CheckCellMetadata,
-]
+c.Autograde.autograde_preprocessors = pipeline(Autograde, 'autograde_preprocessors', {
+    Execute: ExecuteWithinBudget})
 
 # Feedback: hidden tests show their name, points and message, never their source or traceback.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -17,20 +17,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mgcourse import battery, catalogue, checks, diagnosis, hidden, paths
-from mgcourse.checks.base import PROBES, Check, probe_inputs
+from mgcourse import battery, diagnosis, grading, hidden, paths
+from mgcourse.checks.base import PROBES, call_probe
 from mgcourse.impl import load
 
 SEED = 731942085
 OUT = Path(__file__).parent / 'sample_grades.json'
 MISTAKES = {m.id: m for m in diagnosis.mistakes()}
 
-
-def book_checks():
-    out = [{'id': e.id, 'checkpoint': cp.id, 'title': checks.REGISTRY[e.id].title, 'points': e.points,
-            'hidden': False, 'lecture': cp.lecture} for cp in catalogue.load() for e in cp.checks]
-    return out + [{'id': h.id, 'checkpoint': h.checkpoint, 'title': h.title, 'points': h.points,
-                   'hidden': True, 'lecture': h.lecture} for h in hidden.HIDDEN]
 
 
 def results(mistake_ids, order):
@@ -45,9 +39,8 @@ def results(mistake_ids, order):
         found = {r.id: r for r in battery.run(folder).results}
         impl = load(folder)
 
-        def call(probe, inputs):
-            c = Check('sample', probe, probe, probe=PROBES[probe], drive=lambda send: None)
-            return json.loads(json.dumps(probe_inputs(c, impl, inputs)))
+        def call(probe, inputs):  # as the worker answers, through JSON
+            return json.loads(json.dumps(call_probe(PROBES[probe], impl, inputs)))
 
         for h in hidden.HIDDEN:
             found[h.id] = hidden.run(h, SEED, call)
@@ -59,7 +52,7 @@ def results(mistake_ids, order):
 
 
 def main():
-    listed = book_checks()
+    listed = grading.check_list()
     order = [c['id'] for c in listed]
     possible = sum(c['points'] for c in listed)
 

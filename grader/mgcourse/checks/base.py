@@ -166,8 +166,13 @@ def run_probe(c, impl):
 
 def probe_inputs(c, impl, inputs):
     """Run a driven check's probe on one input; an exception comes back as data."""
+    return call_probe(c.probe, impl, inputs)
+
+
+def call_probe(probe, impl, inputs):
+    """probe(impl, inputs), with an exception it raises returned as data."""
     try:
-        return c.probe(impl, inputs)
+        return probe(impl, inputs)
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # noqa: BLE001 - reported as data, like any observation

@@ -182,22 +182,32 @@ def _(obs):
                [("mse_loss(model, xs, ys)", want, obs['loss'])], also=form)
 
 
+def _loss_and_grads(mg, model, xs, ys):
+    """mse_loss(model, xs, ys) after its backward(), and every parameter's (name, grad)."""
+    loss = mg.train.mse_loss(model, xs, ys)
+    loss.backward()
+    return loss, [(name, observe(p.grad)) for name, p in structural_parameters(model)]
+
+
+def _judge_gradients(title, weights, grads, xs, ys):
+    """The grads against central differences of the loss of the network with these weights."""
+    want = oracle.loss_gradient(weights, xs, ys)
+    _fail_rows(title, [(f"{name}.grad", w, g) for (name, g), w in zip(grads, want)],
+               rel=1e-4, abs_tol=1e-6)
+
+
 @check('loss', 'gradients', "loss.backward() gives every weight and bias its gradient")
 def loss_gradients(mg):
     random.seed(22)
     model = mg.nn.MLP(*SIZES)
-    loss = mg.train.mse_loss(model, XS, YS)
-    loss.backward()
-    return {'weights': weights_of(model),
-            'grads': [(name, observe(p.grad)) for name, p in structural_parameters(model)]}
+    _, grads = _loss_and_grads(mg, model, XS, YS)
+    return {'weights': weights_of(model), 'grads': grads}
 
 
 @loss_gradients.judge
 def _(obs):
-    want = oracle.loss_gradient(obs['weights'], XS, YS)
-    rows = [(f"{name}.grad", w, g) for (name, g), w in zip(obs['grads'], want)]
-    _fail_rows("gradients of the loss (expected values by central differences)", rows,
-               rel=1e-4, abs_tol=1e-6)
+    _judge_gradients("gradients of the loss (expected values by central differences)",
+                     obs['weights'], obs['grads'], XS, YS)
 
 
 # --------------------------------------------------------------------------------
@@ -275,14 +285,18 @@ def _(obs):
                {'zero-grad-data': data_zeroed})
 
 
-def _train(mg, seed, steps, lr):
-    random.seed(seed)
-    model = mg.nn.MLP(*SIZES)
+def _trained(mg, model, xs, ys, steps, lr):
+    """train() on model: the weights before, the losses it returned, the weights after."""
     start = weights_of(model)
-    losses = mg.train.train(model, XS, YS, steps=steps, lr=lr)
+    losses = mg.train.train(model, xs, ys, steps=steps, lr=lr)
     return {'start': start, 'steps': steps, 'lr': lr,
             'losses': [observe(v) for v in losses] if isinstance(losses, list) else observe(losses),
             'end': weights_of(model)}
+
+
+def _train(mg, seed, steps, lr):
+    random.seed(seed)
+    return _trained(mg, mg.nn.MLP(*SIZES), XS, YS, steps, lr)
 
 
 def _judge_descent(obs, xs=XS, ys=YS):
@@ -367,20 +381,13 @@ def network_probe(mg, spec):
     """The outputs, the loss and every parameter's gradient, on the spec's network and data."""
     model = _network(mg, spec)
     outs = [output_of(model(x)) for x in spec['xs']]
-    loss = mg.train.mse_loss(model, spec['xs'], spec['ys'])
-    loss.backward()
-    return {'weights': weights_of(model), 'outs': outs, 'loss': output_of(loss),
-            'grads': [(name, observe(p.grad)) for name, p in structural_parameters(model)]}
+    loss, grads = _loss_and_grads(mg, model, spec['xs'], spec['ys'])
+    return {'weights': weights_of(model), 'outs': outs, 'loss': output_of(loss), 'grads': grads}
 
 
 def descent_probe(mg, spec):
     """train() on the spec's network and data: the losses and the weights after it."""
-    model = _network(mg, spec)
-    start = weights_of(model)
-    losses = mg.train.train(model, spec['xs'], spec['ys'], steps=spec['steps'], lr=spec['lr'])
-    return {'start': start, 'steps': spec['steps'], 'lr': spec['lr'],
-            'losses': [observe(v) for v in losses] if isinstance(losses, list) else observe(losses),
-            'end': weights_of(model)}
+    return _trained(mg, _network(mg, spec), spec['xs'], spec['ys'], spec['steps'], spec['lr'])
 
 
 register_probe('network', network_probe)
