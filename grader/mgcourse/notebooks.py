@@ -135,16 +135,29 @@ def kernel_env(folder):
     return env
 
 
-def execute(path_or_nb, impl_folder, timeout=120, cwd=None):
+def _client_class():
+    from nbclient import NotebookClient
+
+    from .kernels import CellLimits
+
+    class Client(CellLimits, NotebookClient):
+        """nbclient's runner with the course's kernels and limits (see kernels.py)."""
+
+    return Client
+
+
+def execute(path_or_nb, impl_folder, timeout=600, cwd=None, cpu_timeout=60, on_client=None):
     """Run a notebook top to bottom in a fresh kernel where `import micrograd_skeleton` imports
     the package in impl_folder. Returns the executed notebook (a new object); raises
     NotebookFailed, with the notebook as far as it ran, when a cell raises.
 
-    The kernel runs in the notebook's own folder (cwd, for a notebook object; by default a
-    scratch folder).
+    A cell may use cpu_timeout seconds of CPU time; `timeout` is a wall-time backstop, far
+    above it, so a busy machine does not fail a correct notebook. The kernel runs in the
+    notebook's own folder (cwd, for a notebook object; by default a scratch folder).
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+
+    from .kernels import CourseKernelManager
 
     if isinstance(path_or_nb, (str, os.PathLike)):
         path = Path(path_or_nb)
@@ -156,8 +169,12 @@ def execute(path_or_nb, impl_folder, timeout=120, cwd=None):
     with tempfile.TemporaryDirectory(prefix='mgcourse-kernel-') as tmp:
         # The package is found as `micrograd_skeleton` whatever the folder is called.
         (Path(tmp) / PACKAGE).symlink_to(impl_folder, target_is_directory=True)
-        client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
-                                resources={'metadata': {'path': str(cwd or tmp)}})
+        client = _client_class()(nb, timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                                 kernel_manager_class=CourseKernelManager,
+                                 resources={'metadata': {'path': str(cwd or tmp)}})
+        client.cpu_timeout = cpu_timeout
+        if on_client:
+            on_client(client)
         try:
             client.execute(env=kernel_env(tmp))
         except CellExecutionError as e:
@@ -165,6 +182,13 @@ def execute(path_or_nb, impl_folder, timeout=120, cwd=None):
                           any(o.output_type == 'error' for o in cell.outputs)), None)
             raise NotebookFailed(name, nb, index, e.ename, e.evalue, e.traceback) from None
     return nb
+
+
+def cell_cpu(path, impl_folder):
+    """{cell index: CPU seconds its kernel used} of a run of the notebook at path."""
+    clients = []
+    execute(path, impl_folder, on_client=clients.append)
+    return dict(getattr(clients[0], 'cell_cpu', {}))
 
 
 def stabilise(nb):
@@ -193,7 +217,7 @@ def stabilise(nb):
     return _tidy(nb)
 
 
-def execute_sources(src=SOURCE, impl=paths.SOLUTIONS, workers=2, timeout=300):
+def execute_sources(src=SOURCE, impl=paths.SOLUTIONS, workers=2, timeout=600):
     """Re-run every source notebook against the reference and save it with its outputs.
     Returns {name: seconds it took}."""
     def run(path):

@@ -1,0 +1,81 @@
+"""Start many Jupyter kernels at once, many times, and count the ones that died before answering.
+
+    .venv/bin/python bench/kernel_stress.py                      # 200 starts, 4 at a time, the course's way
+    .venv/bin/python bench/kernel_stress.py --transport tcp      # jupyter_client's default, for comparison
+    .venv/bin/python bench/kernel_stress.py --starts 400 --at-once 8 --processes 2
+
+Each start is what a notebook run does: a kernel manager and client started in a thread, a
+`kernel_info` request, one cell executed, the kernel shut down. `--processes N` runs N such
+pools side by side as separate processes, as pytest-xdist workers and `mgcourse autograde` do.
+It prints one line per round and a summary with the number of deaths; the exit status is 1
+when any kernel died. Kernels start as mgcourse.kernels starts them.
+"""
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'grader'))
+
+from mgcourse import kernels  # noqa: E402 - after the path
+
+
+def one_start(transport):
+    """'ok', or the error that stopped the kernel from answering."""
+    try:
+        km, kc = kernels.start_kernel(transport=transport, startup_timeout=120)
+    except Exception as e:  # noqa: BLE001 - every way of dying is counted
+        return f'{type(e).__name__}: {e}'
+    try:
+        reply = kc.execute_interactive('x = 6 * 7', timeout=120)
+        return 'ok' if reply['content']['status'] == 'ok' else f"cell: {reply['content']}"
+    except Exception as e:  # noqa: BLE001
+        return f'{type(e).__name__}: {e}'
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def pool(args):
+    transport, starts, at_once = args
+    with ThreadPoolExecutor(at_once) as threads:
+        return list(threads.map(lambda _: one_start(transport), range(starts)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--starts', type=int, default=200, help='kernel starts in all (default 200)')
+    parser.add_argument('--at-once', type=int, default=4, help='kernels starting at once per process')
+    parser.add_argument('--processes', type=int, default=1, help='processes side by side')
+    parser.add_argument('--transport', choices=('ipc', 'tcp'), default=kernels.TRANSPORT)
+    parser.add_argument('--json', help='write the summary to this file')
+    args = parser.parse_args(argv)
+
+    rounds = max(1, args.starts // (args.at_once * args.processes))
+    outcomes, t0 = [], time.perf_counter()
+    ctx = multiprocessing.get_context('spawn')
+    with ctx.Pool(args.processes) as procs:
+        for r in range(rounds):
+            got = [o for part in procs.map(pool, [(args.transport, args.at_once, args.at_once)]
+                                           * args.processes) for o in part]
+            outcomes += got
+            died = [o for o in got if o != 'ok']
+            print(f"round {r + 1}/{rounds}: {len(got) - len(died)} answered, {len(died)} died"
+                  + (f"  ({died[0]})" if died else ''), flush=True)
+    deaths = [o for o in outcomes if o != 'ok']
+    summary = {'transport': args.transport, 'starts': len(outcomes), 'at_once': args.at_once,
+               'processes': args.processes, 'deaths': len(deaths), 'errors': sorted(set(deaths)),
+               'seconds': round(time.perf_counter() - t0, 1)}
+    print(f"{summary['starts']} kernel starts over {args.transport}, {args.at_once} at a time in "
+          f"{args.processes} process(es): {summary['deaths']} died ({summary['seconds']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1) + '\n')
+    return 1 if deaths else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

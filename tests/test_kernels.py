@@ -1,0 +1,125 @@
+"""Kernels that start every time and cell limits a busy machine cannot turn against correct code
+(mgcourse.kernels, and nbgrader_plugins.ExecuteWithinBudget, nbgrader's runner in the course).
+
+Real kernels, real nbclient: a cell's limit is CPU time; a wall-time limit is a backstop, and a
+notebook it stopped is run again once; a kernel that died before answering is started again;
+kernels talk over IPC in a folder of their own, which goes with them.
+"""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from mgcourse import kernels, notebooks, paths
+
+pytest.importorskip('nbclient')
+pytest.importorskip('nbgrader')
+
+from mgcourse.nbgrader_plugins import ExecuteWithinBudget  # noqa: E402 - after the skip
+
+
+def notebook(*sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+    return nb
+
+
+def errors(cell):
+    return [o for o in cell.outputs if o.output_type == 'error']
+
+
+def test_an_endless_loop_is_stopped_by_its_cpu_time_and_says_so():
+    nb = notebook('x = 1', 'while True:\n    x += 1', 'print("after")')
+    with pytest.raises(notebooks.NotebookFailed) as failed:
+        notebooks.execute(nb, paths.SOLUTIONS, cpu_timeout=2)
+    assert failed.value.index == 1
+    assert failed.value.ename == 'CellCPUTimeExceeded'
+    assert 'more than 2 s of CPU time' in failed.value.evalue
+
+
+def test_a_cell_that_waits_costs_no_cpu_time_and_is_not_stopped():
+    # sleeping is what a cell on a busy machine looks like to the CPU limit: time passes, the
+    # kernel's CPU time does not grow
+    nb = notebooks.execute(notebook('import time\ntime.sleep(3)\nprint("slept")'),
+                           paths.SOLUTIONS, cpu_timeout=1)
+    assert nb.cells[0].outputs[0].text == 'slept\n'
+
+
+def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it():
+    nb = notebook('while True:\n    pass', 'print("after")')
+    run = ExecuteWithinBudget(cpu_timeout=2, timeout=120)
+    out, _ = run.preprocess(nb, {'metadata': {'path': '.'}})
+    assert [o.ename for o in errors(out.cells[0])] == ['CellCPUTimeExceeded']
+    assert out.cells[1].outputs[0].text == 'after\n'
+    assert 'wall_retry' not in out.metadata.get('mgcourse', {}), "CPU limits are not retried"
+
+
+def slow_the_first_time(marker):
+    """A cell that takes 6 s of wall time on its first run only (as on a busy machine)."""
+    return (f"import os, time\nif not os.path.exists({str(marker)!r}):\n"
+            f"    open({str(marker)!r}, 'w').close()\n    time.sleep(6)\nanswer = 42")
+
+
+def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_path):
+    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2)
+    out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
+    assert not any(errors(cell) for cell in out.cells), "the second run is graded, and passed"
+    assert out.cells[1].outputs[0].text == '42\n'
+    assert out.metadata['mgcourse']['wall_retry'] == {'first_run_stopped': [0],
+                                                      'second_run_stopped': []}
+    note = out.cells[0].outputs[-1]
+    assert note.name == 'stderr' and 'run again once' in note.text and 'one graded' in note.text
+
+
+def test_without_retries_the_wall_stop_is_marked_for_a_run_alone_later(tmp_path):
+    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False)
+    out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
+    assert 'CellTimeoutError' in [o.ename for o in errors(out.cells[0])]
+    assert out.metadata['mgcourse']['wall_stopped'] == [0]
+    # the run alone (mgcourse autograde's) is told what the first run lost, and says so
+    again = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False,
+                                first_run_stopped={'nb': [0]})
+    out, _ = again.preprocess(notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)'),
+                              {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
+    assert not any(errors(cell) for cell in out.cells)
+    assert out.metadata['mgcourse']['wall_retry']['first_run_stopped'] == [0]
+    assert 'run again once' in out.cells[0].outputs[-1].text
+
+
+class DiesOnFirstStart(kernels.CourseKernelManager):
+    """A kernel manager whose first kernel exits at once, as one that lost its port does."""
+
+    starts = 0
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        type(self).starts += 1
+        if type(self).starts == 1:
+            return [os.sys.executable, '-c', 'raise SystemExit(1)']
+        return super().format_kernel_cmd(extra_arguments)
+
+
+def test_a_kernel_that_died_before_answering_is_started_once_more():
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=60, kernel_manager_class=DiesOnFirstStart)
+    out, _ = run.preprocess(notebook('print(6 * 7)'), {'metadata': {'path': '.'}})
+    assert out.cells[0].outputs[0].text == '42\n'
+    assert DiesOnFirstStart.starts == 2 and run.restarted_kernels == 1
+
+
+def test_kernels_talk_over_ipc_in_a_folder_that_goes_with_them():
+    km, kc = kernels.start_kernel()
+    try:
+        info = json.loads(open(km.connection_file).read())
+        folder = os.path.dirname(km.connection_file)
+        assert info['transport'] == 'ipc'
+        assert info['ip'].startswith(folder + os.sep), "socket files in the kernel's own folder"
+        assert len(f"{info['ip']}-{info['hb_port']}") < 100, "under the socket path limit"
+        assert kc.execute_interactive('1 + 1', timeout=30)['content']['status'] == 'ok'
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert not os.path.exists(folder)
