@@ -26,7 +26,7 @@ import shutil
 
 from mgcourse import grading, nbautograde, nbgrade, sandbox
 
-CELL_TIMEOUT = 20
+CELL_CPU = 10  # CPU seconds a cell may use; the endless student's loop is stopped there
 
 
 def _spin(n):
@@ -48,22 +48,51 @@ def parallel_ceiling(jobs, n=10_000_000):
     return jobs * alone / together
 
 
+def correct_student_cpu(tmp):
+    """CPU seconds (user and system, nbgrader and its kernels together) of one correct
+    student's whole `nbgrader autograde`, and the CPU seconds of the costliest cell of each
+    notebook of a correct hand-in (the cell limit's margin is measured against it)."""
+    import resource
+
+    from mgcourse import notebooks, paths
+    course = nbgrade.scratch_copy(Path(tmp) / 'cpu' / 'course')
+    nbgrade.generate(course)
+    nbgrade.submit_sample(course, 'correct', 'correct')
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    nbgrade.nbgrader(course, 'autograde', nbgrade.ASSIGNMENT, '--student', 'correct')
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    costliest = {}
+    for path in sorted(notebooks.SOURCE.glob('*.ipynb')):
+        cells = notebooks.cell_cpu(path, paths.SOLUTIONS)
+        costliest[path.stem] = round(max(cells.values(), default=0.0), 2)
+    return round(total, 1), costliest
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--students', type=int, default=8)
     p.add_argument('--jobs', type=int, default=os.cpu_count())
     p.add_argument('--out', default=str(Path(__file__).parent / 'results' / 'autograde.json'))
+    p.add_argument('--cpu-only', action='store_true',
+                   help="only the CPU time of one correct student's autograde and its costliest cells")
     args = p.parse_args(argv)
+    if args.cpu_only:
+        with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
+            total, costliest = correct_student_cpu(tmp)
+        print(f"one correct student's nbgrader autograde: {total} s of CPU")
+        print("costliest cell of each notebook (CPU s): " + json.dumps(costliest))
+        return 0
     ceiling = parallel_ceiling(args.jobs)
     with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
         tmp = Path(tmp)
         serial, _ = nbgrade.sample_course(tmp / 'serial' / 'course', args.students)
         parallel, _ = nbgrade.sample_course(tmp / 'parallel' / 'course', args.students)
         start = time.perf_counter()
-        nbgrade.nbgrader(serial, 'autograde', nbgrade.ASSIGNMENT, f'--Execute.timeout={CELL_TIMEOUT}')
+        nbgrade.nbgrader(serial, 'autograde', nbgrade.ASSIGNMENT, f'--ExecuteWithinBudget.cpu_timeout={CELL_CPU}')
         serial_s = time.perf_counter() - start
         start = time.perf_counter()
-        results = nbautograde.autograde(parallel, jobs=args.jobs, cell_timeout=CELL_TIMEOUT)
+        results = nbautograde.autograde(parallel, jobs=args.jobs, cpu_timeout=CELL_CPU)
         parallel_s = time.perf_counter() - start
         same = nbautograde.scores(serial) == nbautograde.scores(parallel)
         failed = [r.student for r in results if not r.ok]
@@ -79,7 +108,7 @@ def main(argv=None):
         'date': date.today().isoformat(),
         'machine': f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
-        'students': args.students, 'jobs': args.jobs, 'cell_timeout_s': CELL_TIMEOUT,
+        'students': args.students, 'jobs': args.jobs, 'cell_cpu_s': CELL_CPU,
         'nbgrader_serial_s': round(serial_s, 1), 'mgcourse_parallel_s': round(parallel_s, 1),
         'speedup': round(serial_s / parallel_s, 2),
         'machine_ceiling': round(ceiling, 2),

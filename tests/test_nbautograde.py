@@ -12,7 +12,7 @@ import pytest
 
 import nbgrader_class
 from mgcourse import cli, nbautograde, nbgrade
-from nbgrader_class import CELL_TIMEOUT
+from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')
 pytest.importorskip('nbclient')
@@ -22,7 +22,7 @@ pytest.importorskip('nbclient')
 def graded(tmp_path_factory):
     course, _ = nbgrader_class.sample_course(tmp_path_factory.mktemp('parallel'))
     finished = []
-    results = nbautograde.autograde(course, jobs=2, cell_timeout=CELL_TIMEOUT,
+    results = nbautograde.autograde(course, jobs=2, cpu_timeout=CELL_CPU,
                                     on_done=finished.append)
     return {'dir': course, 'results': results, 'finished': finished}
 

@@ -18,7 +18,7 @@ import pytest
 
 import nbgrader_class
 from mgcourse import nbgrade, nbautograde, notebooks, paths, skeleton
-from nbgrader_class import CELL_TIMEOUT
+from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')
 pytest.importorskip('nbclient')
@@ -69,7 +69,7 @@ def course(tmp_path_factory):
     {'dir', 'release', 'csv'}."""
     course, release = nbgrader_class.sample_course(tmp_path_factory.mktemp('nbgrader'))
     timings = {}
-    for step in (('autograde', nbgrade.ASSIGNMENT, f'--Execute.timeout={CELL_TIMEOUT}'),
+    for step in (('autograde', nbgrade.ASSIGNMENT, f'--ExecuteWithinBudget.cpu_timeout={CELL_CPU}'),
                  ('export', '--to=grades.csv'),
                  ('generate_feedback', nbgrade.ASSIGNMENT)):
         t = time.perf_counter()
@@ -122,9 +122,11 @@ def test_exact_scores_in_the_gradebook(course):
 def test_an_endless_loop_costs_its_cell_only(course):
     graded = course['dir'] / 'autograded' / 'endless' / nbgrade.ASSIGNMENT
     cells = nbformat.read(graded / '01_derivatives.ipynb', as_version=4).cells
-    stopped = [c for c in cells if any(o.get('ename') == 'CellTimeoutError'
+    stopped = [c for c in cells if any(o.get('ename') == 'CellCPUTimeExceeded'
                                        for o in c.get('outputs', []))]
     assert [c.metadata.nbgrader['grade_id'] for c in stopped] == ['slope']
+    error = next(o for o in stopped[0].outputs if o.get('output_type') == 'error')
+    assert f'more than {CELL_CPU:g} s of CPU time' in error.evalue
     later = cells[cells.index(stopped[0]) + 1:]
     assert any(c.get('outputs') and not any(o.output_type == 'error' for o in c.outputs)
                for c in later if c.cell_type == 'code'), "the cells after it still ran"

@@ -9,8 +9,8 @@
     mgcourse notebooks [--execute] [--check]
                                  regenerate exercises/ with nbgrader from the source notebooks
                                  (first running them against the solutions, with --execute)
-    mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-timeout S]
-                       [--notebook-timeout S] [--force]
+    mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-cpu S]
+                       [--cell-timeout S] [--notebook-timeout S] [--force]
                                  nbgrader's autograde of every submission, one student per core
     mgcourse gradescope [--out autograder.zip] [--seed N]
                                  a Gradescope autograder bundle (setup.sh, run_autograder)
@@ -146,7 +146,9 @@ def cmd_autograde(args):
         if graded.skipped:
             print(f"{graded.student}: {graded.message}")
         elif graded.ok:
-            print(f"{graded.student}: autograded in {graded.seconds:.1f} s")
+            again = (f" (graded again alone: a wall-time limit stopped {', '.join(graded.retried)})"
+                     if graded.retried else '')
+            print(f"{graded.student}: autograded in {graded.seconds:.1f} s{again}")
         else:
             print(f"{graded.student}: FAILED after {graded.seconds:.1f} s: {graded.message}")
 
@@ -154,7 +156,7 @@ def cmd_autograde(args):
     try:
         results = nbautograde.autograde(course, args.students or None, args.jobs,
                                         args.cell_timeout, args.notebook_timeout, args.force,
-                                        on_done=report)
+                                        on_done=report, cpu_timeout=args.cell_cpu)
     except nbgrade.NbgraderFailed as e:
         print(f"mgcourse autograde: {e}", file=sys.stderr)
         return 2
@@ -265,8 +267,11 @@ def parser():
                    help='the nbgrader course directory (default: grader/nbgrader)')
     a.add_argument('--jobs', type=int, default=None, metavar='N',
                    help='students graded at the same time (default: one per core)')
+    a.add_argument('--cell-cpu', type=float, default=None, metavar='S',
+                   help="the CPU seconds a cell may use (default: the course's "
+                        "ExecuteWithinBudget.cpu_timeout, 60)")
     a.add_argument('--cell-timeout', type=float, default=None, metavar='S',
-                   help="a cell's time limit (default: the course's Execute.timeout)")
+                   help="a cell's wall-time backstop (default: the course's Execute.timeout, 300)")
     a.add_argument('--notebook-timeout', type=float, default=None, metavar='S',
                    help="a notebook's time limit, all cells together (default: the course's)")
     a.add_argument('--force', action='store_true', help='grade again students already graded')

@@ -10,12 +10,22 @@ students share a folder. When a student is done, this process, the only one that
 course's gradebook, copies that student's submission (grades, comments, flags, timestamps)
 into it, in one transaction.
 
-Time limits: the course's configuration stops a cell after Execute.timeout seconds and cuts
-a notebook's remaining cells short once its budget (ExecuteWithinBudget.notebook_timeout) is
-spent; both can be set per run. A student whose nbgrader process outlives every notebook's
-budget plus a margin is stopped; what it graded by then is kept, the rest scores 0.
+Time limits: the course's configuration stops a cell that uses more than
+ExecuteWithinBudget.cpu_timeout seconds of CPU time (an endless loop); wall time is a backstop
+far above it: Execute.timeout a cell, and a notebook's remaining cells are cut short once its
+budget (ExecuteWithinBudget.notebook_timeout) is spent; each can be set per run. A student
+whose nbgrader process outlives every notebook's budget plus a margin is stopped; what it
+graded by then is kept, the rest scores 0.
+
+A busy machine must not cost a correct student points: the parallel processes do not retry a
+notebook that a wall-time limit stopped (they mark it, `mgcourse.wall_stopped` in the
+autograded notebook's metadata); once every parallel process is done, each such student is
+graded again alone, with nothing else running. That second run is the one kept; its notebooks
+say so under the cells that were stopped (which the feedback shows), and the gradebook flags
+those notebooks (nbgrader's `flagged`, shown in the formgrader) so the instructor can see it.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -42,6 +52,7 @@ class Graded:
     seconds: float
     message: str = ''  # why it failed, with the end of nbgrader's log
     skipped: bool = False  # already autograded (nbgrader's rule: --force to grade again)
+    retried: tuple = ()  # notebooks graded again alone after a wall-time limit stopped them
 
 
 def sqlite_url(db_file):
@@ -128,13 +139,42 @@ def scores(course, assignment=nbgrade.ASSIGNMENT):
                 for sub in gb.assignment_submissions(assignment)}
 
 
-def _limit_args(cell_timeout, notebook_timeout):
+def _limit_args(cell_timeout, notebook_timeout, cpu_timeout=None):
     args = []
     if cell_timeout is not None:
         args.append(f'--Execute.timeout={int(cell_timeout)}')
     if notebook_timeout is not None:
         args.append(f'--ExecuteWithinBudget.notebook_timeout={float(notebook_timeout)}')
+    if cpu_timeout is not None:
+        args.append(f'--ExecuteWithinBudget.cpu_timeout={float(cpu_timeout)}')
     return args
+
+
+NO_RETRY = '--ExecuteWithinBudget.retry_wall_timeouts=False'
+
+
+def wall_stopped(course, student, assignment=nbgrade.ASSIGNMENT):
+    """{notebook: [cell indices]} of the student's autograded notebooks that a wall-time limit
+    stopped in a run without retries (ExecuteWithinBudget marks them)."""
+    out = {}
+    for path in sorted((Path(course) / 'autograded' / student / assignment).glob('*.ipynb')):
+        try:
+            meta = json.loads(path.read_text(encoding='utf-8')).get('metadata', {})
+        except (OSError, ValueError):
+            continue
+        cells = meta.get('mgcourse', {}).get('wall_stopped')
+        if cells:
+            out[path.stem] = cells
+    return out
+
+
+def _flag(db_file, student, notebooks, assignment):
+    """Flag the notebooks of the student's submission in the gradebook at db_file."""
+    from nbgrader.api import Gradebook
+    with Gradebook(sqlite_url(db_file), COURSE_ID) as gb:
+        for name in notebooks:
+            gb.find_submission_notebook(name, assignment, student).flagged = True
+        gb.db.commit()
 
 
 def _grade_one(course, student, db_file, assignment, limit_args, wall):
@@ -165,18 +205,19 @@ def _grade_one(course, student, db_file, assignment, limit_args, wall):
 
 def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None,
               notebook_timeout=None, force=False, assignment=nbgrade.ASSIGNMENT,
-              on_done=None):
+              on_done=None, cpu_timeout=None):
     """Autograde the students' submissions (default: all) with `jobs` nbgrader processes at a
     time (default: one per core). Like `nbgrader autograde`, a student already autograded is
-    skipped unless force. on_done(Graded) is called as each one finishes. Returns the Graded
-    list in student order."""
+    skipped unless force. A student whose notebook a wall-time limit stopped is graded again
+    alone at the end (see above). on_done(Graded) is called as each one is finally graded.
+    Returns the Graded list in student order."""
     course = Path(course).resolve()
     students = submitted(course, assignment) if students is None else list(students)
     jobs = jobs or os.cpu_count() or 1
     from .nbgrader_plugins import notebook_budget
     per_notebook = notebook_budget() if notebook_timeout is None else float(notebook_timeout)
     wall = len(notebook_names(course, assignment)) * per_notebook + MARGIN
-    limit_args = _limit_args(cell_timeout, notebook_timeout)
+    limit_args = _limit_args(cell_timeout, notebook_timeout, cpu_timeout) + [NO_RETRY]
     done = {}
     todo = []
     for student in students:
@@ -197,16 +238,33 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
                 shutil.copyfile(template, db_file)
                 futures[pool.submit(_grade_one, course, student, db_file, assignment,
                                     limit_args, wall)] = (student, db_file)
+            again = []
             for future in as_completed(futures):
                 student, db_file = futures[future]
                 graded = future.result()
-                # The one writer of the course's gradebook: results go in as they arrive.
-                if not merge(sqlite_url(db_file), db_url(course), student, assignment):
-                    graded.ok = False
-                    graded.message = graded.message or "nbgrader recorded no submission"
-                done[student] = graded
-                if on_done:
-                    on_done(graded)
+                stopped = wall_stopped(course, student, assignment)
+                if stopped:  # graded again alone, below; nothing of this run is kept
+                    again.append((student, db_file, stopped))
+                    continue
+                _finish(course, student, db_file, assignment, graded, done, on_done)
+        for student, db_file, stopped in again:  # one at a time, with nothing else running
+            shutil.copyfile(template, db_file)
+            first = json.dumps(stopped, separators=(',', ':'))
+            graded = _grade_one(course, student, db_file, assignment, limit_args + [
+                f"--ExecuteWithinBudget.first_run_stopped={first}"], wall)
+            graded.retried = tuple(stopped)
+            _flag(db_file, student, stopped, assignment)
+            _finish(course, student, db_file, assignment, graded, done, on_done)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [done[s] for s in students]
+
+
+def _finish(course, student, db_file, assignment, graded, done, on_done):
+    """Merge a graded student into the course's gradebook (this process is its one writer)."""
+    if not merge(sqlite_url(db_file), db_url(course), student, assignment):
+        graded.ok = False
+        graded.message = graded.message or "nbgrader recorded no submission"
+    done[student] = graded
+    if on_done:
+        on_done(graded)

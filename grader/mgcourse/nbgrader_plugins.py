@@ -11,19 +11,23 @@
   page is made from, removes the hidden-test regions of the test cells and cuts the error
   output of those cells down to its last line (`AssertionError: the diagnostic message`), since
   IPython's traceback quotes the cell's source around the failing line.
-- ExecuteWithinBudget (autograde, in place of Execute): nbgrader's Execute, with a time budget
-  for the whole notebook on top of the per-cell timeout, so an endless loop costs the cell it
-  is in, and a notebook of many slow cells cannot hold up the class.
+- ExecuteWithinBudget (autograde, in place of Execute): nbgrader's Execute, where a cell's
+  limit is CPU time (an endless loop costs the cell it is in), wall time is a backstop far
+  above it with a budget for the whole notebook, a notebook stopped by a wall-time limit is
+  run again once, and kernels start reliably (see the class).
 """
 
+import copy
 import time
 
+import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor
 from nbgrader import utils
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGraderPreprocessor
-from traitlets import Float, Unicode
+from traitlets import Bool, Dict, Float, Unicode
 
 from . import skeleton
+from .kernels import CellLimits, CourseKernelManager, wall_stopped_cells
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
 END_HIDDEN = 'END HIDDEN TESTS'
@@ -99,19 +103,44 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-class ExecuteWithinBudget(Execute):
-    """Execute, where each cell's time limit is the smaller of `timeout` (per cell) and what is
-    left of `notebook_timeout` (the whole notebook). A cell stopped at its limit gets nbgrader's
-    CellTimeoutError and scores 0; the cells after it still run. Once the budget is spent,
-    each remaining cell has `after_budget` seconds: enough for quick asserts, too little for
-    anything slow."""
+class ExecuteWithinBudget(CellLimits, Execute):
+    """Execute, with limits that a busy machine cannot turn against a correct notebook.
 
+    - Each cell may use `cpu_timeout` seconds of CPU time (kernels.CellLimits): the limit meant
+      for an endless loop, which costs the cell it is in (CellCPUTimeExceeded, 0 points).
+    - Wall time is a backstop far above that: a cell's limit is the smaller of `timeout` and
+      what is left of `notebook_timeout` (the whole notebook); once the budget is spent, each
+      remaining cell has `after_budget` seconds.
+    - A notebook in which a wall-time limit stopped a cell is run again once from the start,
+      in a fresh kernel (`retry_wall_timeouts`); the second run is the one graded, and the
+      notebook says so in its metadata (mgcourse.wall_retry) and in a note under the cell
+      that was stopped, which the feedback shows. `mgcourse autograde` turns the retry off in
+      its parallel processes and grades such a student again alone, once the others are done.
+    - Kernels talk over IPC in a folder of their own (kernels.CourseKernelManager), so two
+      starting at once never take each other's ports; one that dies before it answers is
+      started once more.
+    """
+
+    cpu_timeout = Float(
+        60.0, allow_none=True,
+        help="CPU seconds one cell may use (None: no CPU limit).").tag(config=True)
     notebook_timeout = Float(
-        600.0, help="Seconds for all the cells of one notebook together.").tag(config=True)
+        600.0, help="Wall seconds for all the cells of one notebook together.").tag(config=True)
     after_budget = Float(
         2.0, help="Seconds for each cell once the notebook's budget is spent.").tag(config=True)
+    retry_wall_timeouts = Bool(
+        True, help="Run a notebook again once when a wall-time limit stopped one of its "
+                   "cells.").tag(config=True)
+    first_run_stopped = Dict(
+        {}, help="{notebook: [cell indices]} that a wall-time limit stopped in an earlier run "
+                 "of this submission (mgcourse autograde sets it when it grades a student again "
+                 "alone): this run is the retry, and says so.").tag(config=True)
 
-    def preprocess(self, nb, resources=None, km=None):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault('kernel_manager_class', CourseKernelManager)
+        super().__init__(*args, **kwargs)
+
+    def _run_within_budget(self, nb, resources, km):
         deadline = time.monotonic() + self.notebook_timeout
 
         def cell_timeout(cell):
@@ -124,6 +153,44 @@ class ExecuteWithinBudget(Execute):
             return super().preprocess(nb, resources, km)
         finally:
             self.timeout_func = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        original = copy.deepcopy(nb)
+        name = (resources or {}).get('unique_key', 'notebook')
+        nb, resources = self._run_within_budget(nb, resources, km)
+        stopped = wall_stopped_cells(nb)
+        if name in self.first_run_stopped:  # this run is the retry
+            return _noted(nb, self.first_run_stopped[name], stopped), resources
+        if not stopped:
+            return nb, resources
+        if not self.retry_wall_timeouts:
+            nb.metadata.setdefault('mgcourse', {})['wall_stopped'] = stopped
+            return nb, resources
+        self.log.warning("%s: a wall-time limit stopped cell(s) %s; running it again once.",
+                         name, ', '.join(map(str, stopped)))
+        again, resources = self._run_within_budget(original, resources, None)
+        return _noted(again, stopped, wall_stopped_cells(again)), resources
+
+
+def _noted(nb, first_stopped, stopped):
+    """The second run of a notebook, saying so: in its metadata (mgcourse.wall_retry) and in a
+    note under each cell that the first run's wall-time limit stopped."""
+    nb.metadata.setdefault('mgcourse', {})['wall_retry'] = {
+        'first_run_stopped': list(first_stopped), 'second_run_stopped': stopped}
+    for index in first_stopped:
+        if 0 <= index < len(nb.cells) and nb.cells[index].cell_type == 'code':
+            nb.cells[index].outputs.append(nbformat.v4.new_output(
+                'stream', name='stderr', text=retry_note(index in stopped)))
+    return nb
+
+
+def retry_note(stopped_again):
+    """The note under a cell that a wall-time limit stopped on the first run."""
+    first = ("Note from the grader: on the first run, this cell was stopped by its wall-time "
+             "limit (the machine may have been busy), so the notebook was run again once, "
+             "from the start. ")
+    return first + ("It was stopped again: the grade is the second run's.\n" if stopped_again
+                    else "This is the second run, and it is the one graded.\n")
 
 
 def pipeline(converter, trait, replaced):

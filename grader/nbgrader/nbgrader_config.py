@@ -40,12 +40,14 @@ c.GenerateAssignment.preprocessors = pipeline(GenerateAssignment, 'preprocessors
 
 # Autograde: the student's package files are theirs, not replaced by the source folder's.
 c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
-# Time limits: a cell that runs longer than Execute.timeout (an endless loop) is stopped and
-# costs that cell; a notebook whose cells together run longer than notebook_timeout has each
-# remaining cell cut to a few seconds (ExecuteWithinBudget's default, 600 s, which
-# mgcourse autograde also reads). nbgrader's autograde pipeline, with Execute replaced by
-# ExecuteWithinBudget, which adds the notebook's budget.
-c.Execute.timeout = 120
+# Time limits (see nbgrader_plugins.ExecuteWithinBudget, which replaces Execute in nbgrader's
+# autograde pipeline): a cell may use 60 s of CPU time (ExecuteWithinBudget.cpu_timeout), and
+# an endless loop costs that cell. The slowest cell of a correct hand-in uses about 2 s, so a
+# machine 4x slower is still far inside it, and a busy machine does not change CPU time. Wall
+# time is only a backstop: 300 s a cell (Execute.timeout), 600 s a notebook
+# (ExecuteWithinBudget.notebook_timeout, which mgcourse autograde also reads); a notebook that
+# hits one is run again once before the limit costs points.
+c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 c.Autograde.autograde_preprocessors = pipeline(Autograde, 'autograde_preprocessors', {
     Execute: ExecuteWithinBudget})
