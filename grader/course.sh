@@ -29,33 +29,72 @@ if ! "$python" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] < (
     exit 1
 fi
 
+# Each step says what it does and how long it took; a long one shows signs of life.
+clock() { if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/[.,]/}"; else echo "$(date +%s)000000"; fi; }
+step_start=0
+begin() { echo "==> $1 ..."; step_start=$(clock); }
+took() { local us=$(( $(clock) - step_start )); printf '    done in %d.%d s\n' $((us / 1000000)) $((us % 1000000 / 100000)); }
+# wait_for PID LOG: wait for a background command, printing every 10 s how long it has run and
+# the last line of its log, so that a minute of installing never looks like a hang.
+wait_for() {
+    local pid=$1 log=$2 waited=0 line
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 1
+        waited=$((waited + 1))
+        if [ $((waited % 10)) -eq 0 ]; then
+            line=$(tail -n 1 "$log" 2>/dev/null | tr -d '\r' | cut -c 1-70)
+            echo "    ... ${waited} s${line:+: $line}"
+        fi
+    done
+    wait "$pid"
+}
+
 venv=.venv
 if [ ! -x "$venv/bin/python" ]; then
-    echo "Creating the virtual environment $venv ..."
+    begin "Creating the virtual environment $venv"
     "$python" -m venv "$venv"
+    took
 fi
 
-# What each mode installs: the student needs the package; the test suite needs the
-# test tools and PyTorch (the second gradient oracle), pinned in pyproject.toml.
+# What each mode installs: the student needs the package; the test suite needs the test tools
+# and PyTorch (the second gradient oracle), pinned in pyproject.toml.
 if [ "$mode" = test ]; then extras="[dev,torch]"; else extras="[notebooks]"; fi
 stamp="$venv/.installed-$(cat pyproject.toml | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')$extras"
+# uv (from PyPI) installs the same packages several times faster than pip; pip stays the
+# fallback, and always installs PyTorch, because pip is what finds a CPU build of it where
+# the machine provides one (uv would fetch the CUDA build, gigabytes).
+install() {
+    local deps="$1" uv="$venv/bin/uv"
+    if [ "${MGCOURSE_INSTALLER:-uv}" = uv ] && { [ -x "$uv" ] || "$venv/bin/python" -m pip install uv; }; then
+        if [ "$deps" = "[dev,torch]" ]; then
+            "$uv" pip install --python "$venv/bin/python" -e ".[dev]" &&
+                "$venv/bin/python" -m pip install -e ".[torch]"
+        else
+            "$uv" pip install --python "$venv/bin/python" -e ".$deps"
+        fi && return 0
+        echo "uv could not install them; trying again with pip."
+    fi
+    "$venv/bin/python" -m pip install --upgrade pip && "$venv/bin/python" -m pip install -e ".$deps"
+}
 if [ ! -f "$stamp" ]; then
-    echo "Installing the course and its dependencies into $venv ..."
+    begin "Installing the course and its dependencies into $venv (a minute or two the first time)"
     log="$venv/install.log"
-    if ! { "$venv/bin/python" -m pip install --upgrade pip &&
-           "$venv/bin/python" -m pip install -e ".$extras"; } > "$log" 2>&1; then
+    install "$extras" > "$log" 2>&1 &
+    if ! wait_for $! "$log"; then
         tail -n 30 "$log" >&2
         echo "Installing failed; the whole log is in $log." >&2
         exit 1
     fi
     touch "$stamp"
+    took
 fi
 
 have_dot() {
     command -v dot >/dev/null 2>&1 && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "Installing graphviz (the dot program that draws the graphs) with apt-get ..."
+        begin "Installing graphviz (the dot program that draws the graphs) with apt-get"
         apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+        took
         command -v dot >/dev/null 2>&1 && return 0
     fi
     echo "graphviz's 'dot' program is missing, so draw_dot cannot draw pictures." >&2
@@ -74,10 +113,11 @@ have_dot || { echo "The test suite renders graphs with the real dot program; ins
 # tests that need the sandbox (network, reading the solutions) are skipped without it.
 if ! command -v bwrap >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "Installing bubblewrap (the batch grader's sandbox) with apt-get ..."
+        begin "Installing bubblewrap (the batch grader's sandbox) with apt-get"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
             { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } ||
             echo "Could not install bubblewrap; the sandbox tests will be skipped." >&2
+        took
     else
         echo "bubblewrap (bwrap) is missing: the batch grader's sandbox tests will be skipped." >&2
         echo "Install it: 'sudo apt-get install bubblewrap' (Debian, Ubuntu)." >&2
@@ -86,8 +126,10 @@ fi
 set +e
 # One test file per worker, a worker per core: each file's fixtures (a scratch nbgrader course,
 # a trained network) are built once, in the worker that runs the file.
+begin "Running the test suite"
 "$venv/bin/python" -m pytest tests -n auto --dist loadfile "$@"
 status=$?
+took
 set -e
 if [ "$status" -eq 5 ]; then
     echo "No test was collected: the test suite is missing or was deselected entirely." >&2
