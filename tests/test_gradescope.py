@@ -76,5 +76,77 @@ def test_run_autograder_writes_valid_results(bundle, tmp_path, package, full):
     assert sum(t['max_score'] for t in results['tests']) == possible
     assert results['score'] == (possible if full else 0)
     hidden = [t for t in results['tests'] if 'hidden' in t['name']]
-    assert len(hidden) == 3 and all(t['visibility'] == 'hidden' for t in hidden)
+    assert len(hidden) == 3 and all(t['visibility'] == 'after_published' for t in hidden)
+    assert all(t['visibility'] == 'visible' for t in results['tests'] if t not in hidden)
     assert results['extra_data']['seed'] == SEED
+    assert isinstance(results['execution_time'], int) and results['execution_time'] >= 1
+    assert_every_field_as_the_spec_says(results)
+
+
+# Gradescope's autograder specification (gradescope-autograders.readthedocs.io, specs/):
+# the fields of results.json and of each test, and the values the enumerated ones take.
+SPEC_TOP = {'score': (int, float), 'execution_time': (int, float), 'output': str,
+            'output_format': str, 'test_output_format': str, 'test_name_format': str,
+            'visibility': str, 'stdout_visibility': str, 'extra_data': dict, 'tests': list,
+            'leaderboard': list}
+SPEC_TEST = {'score': (int, float), 'max_score': (int, float), 'status': str, 'name': str,
+             'name_format': str, 'number': str, 'output': str, 'output_format': str,
+             'tags': list, 'visibility': str, 'extra_data': dict}
+SPEC_VISIBILITY = {'hidden', 'after_due_date', 'after_published', 'visible'}
+SPEC_FORMATS = {'text', 'html', 'simple_format', 'md', 'ansi'}
+SPEC_STATUS = {'passed', 'failed'}
+
+
+def assert_every_field_as_the_spec_says(results):
+    assert set(results) <= set(SPEC_TOP), set(results) - set(SPEC_TOP)
+    for key, value in results.items():
+        assert isinstance(value, SPEC_TOP[key]) and not isinstance(value, bool), key
+    for key in ('output_format', 'test_output_format', 'test_name_format'):
+        assert results.get(key, 'text') in SPEC_FORMATS, key
+    for key in ('visibility', 'stdout_visibility'):
+        assert results.get(key, 'visible') in SPEC_VISIBILITY, key
+    assert results['execution_time'] >= 0
+    for test in results['tests']:
+        assert set(test) <= set(SPEC_TEST), set(test) - set(SPEC_TEST)
+        for key, value in test.items():
+            assert isinstance(value, SPEC_TEST[key]) and not isinstance(value, bool), (key, test)
+        assert test.get('visibility', 'visible') in SPEC_VISIBILITY
+        assert test.get('status', 'passed') in SPEC_STATUS
+        assert test.get('output_format', 'text') in SPEC_FORMATS
+        assert 0 <= test['score'] <= test['max_score']
+        assert all(isinstance(tag, str) for tag in test.get('tags', []))
+    assert results['score'] == sum(t['score'] for t in results['tests'])
+
+
+def test_the_validator_knows_the_specs_fields():
+    assert reports.TOP_KEYS == set(SPEC_TOP) and reports.TEST_KEYS == set(SPEC_TEST)
+    assert set(reports.VISIBILITIES) == SPEC_VISIBILITY
+    assert set(reports.FORMATS) == SPEC_FORMATS and set(reports.STATUSES) == SPEC_STATUS
+
+
+def test_the_zip_has_a_readme_for_the_admin(bundle):
+    with zipfile.ZipFile(bundle) as z:
+        text = z.read('README.md').decode('utf-8')
+        config = json.loads(z.read('gradescope.json'))
+    possible = sum(c['points'] for c in grading.check_list())
+    hidden = [c for c in grading.check_list() if c['hidden']]
+    assert f"Maximum score: {possible} points" in text
+    for layout in ('engine.py', 'nn.py', 'train.py', 'micrograd_skeleton/', 'zip'):
+        assert layout in text
+    assert all(f"`{c['id']}`" in text for c in hidden)
+    assert '`after_published`' in text and 'publish the grades' in text
+    assert f"Hidden-check seed: **{SEED}**" in text and '--seed N' in text
+    assert 'Regrade all submissions' in text
+    assert config == {'seed': SEED, 'hidden_visibility': 'after_published'}
+
+
+def test_hidden_checks_can_stay_hidden(tmp_path):
+    out = tmp_path / 'hidden.zip'
+    assert cli.main(['gradescope', '--out', str(out), '--seed', str(SEED),
+                     '--hidden-visibility', 'hidden']) == 0
+    with zipfile.ZipFile(out) as z:
+        assert 'Their visibility is `hidden`' in z.read('README.md').decode('utf-8')
+    results = run_autograder(out, tmp_path, paths.SKELETON)
+    assert reports.validate_gradescope(results) == []
+    assert_every_field_as_the_spec_says(results)
+    assert sorted(t['visibility'] for t in results['tests'] if 'hidden' in t['name']) == ['hidden'] * 3

@@ -1,6 +1,7 @@
 """The batch grader on the sample class (mgcourse sample-class): the gradebook, its reports,
 resuming an interrupted run, reproducible regrades, and the sandbox switched off."""
 
+import csv
 import json
 import os
 import signal
@@ -55,13 +56,17 @@ def test_every_student_has_a_record_with_real_scores(graded):
 
 
 def test_the_csv_matches_the_json(graded):
-    lines = (graded['out'] / 'grades.csv').read_text().splitlines()
-    header = lines[0].split(',')
+    with open(graded['out'] / 'grades.csv', newline='', encoding='utf-8') as f:
+        table = list(csv.reader(f))
+    header = table[0]
     assert header[:4] == ['student', 'status', 'total', 'possible']
-    rows = {line.split(',')[0]: dict(zip(header, line.split(','))) for line in lines[1:]}
+    assert header[-1] == 'notes'
+    rows = {row[0]: dict(zip(header, row)) for row in table[1:]}
     for student, record in graded['book']['students'].items():
         assert float(rows[student]['total']) == record['total']
         assert rows[student]['seed'] == str(SEED)
+        assert rows[student]['notes'] == ' / '.join(' '.join(n.split()) for n in record['notes'])
+    assert any(rows[s]['notes'] for s in rows), "the sample class has notes (an invalid hand-in)"
 
 
 def test_feedback_summary_and_gradescope_results_for_every_student(graded):

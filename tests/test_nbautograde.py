@@ -48,7 +48,7 @@ def test_the_gradebook_is_whole_and_the_notebooks_are_where_nbgrader_puts_them(g
             p.name for p in handed_in.glob('*.ipynb'))
     # nbgrader's own commands read the merged gradebook: feedback for every notebook graded
     nbgrade.nbgrader(course, 'generate_feedback', nbgrade.ASSIGNMENT)
-    assert len(list((course / 'feedback').rglob('*.html'))) == 2 * 7 + 2
+    assert len(list((course / 'feedback').rglob('*.html'))) == 4 * 7 + 1
 
 
 def test_graded_students_are_skipped_unless_forced(graded, capsys):
@@ -56,7 +56,14 @@ def test_graded_students_are_skipped_unless_forced(graded, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert 'correct: already autograded' in out
+    assert '0 graded, 1 already autograded, 0 failed' in out
     assert nbautograde.scores(graded['dir']) == nbgrader_class.EXPECTED
+
+
+@pytest.mark.parametrize('student', nbgrader_class.EVERY_NOTEBOOK)
+def test_each_check_cell_scores_what_mgcourse_check_gives_the_package(graded, student):
+    got = nbgrader_class.assert_check_cells_are_mgcourse_check(graded['dir'], student)
+    assert len(got) == len(nbgrader_class.CHECK_CELLS)
 
 
 def test_a_course_without_the_generated_assignment_is_refused(tmp_path, capsys):

@@ -68,15 +68,16 @@ def course(tmp_path_factory):
     """The course after the whole round trip with nbgrader's own serial autograde:
     {'dir', 'release', 'csv'}."""
     course, release = nbgrader_class.sample_course(tmp_path_factory.mktemp('nbgrader'))
-    timings = {}
+    timings, logs = {}, {}
     for step in (('autograde', nbgrade.ASSIGNMENT, f'--ExecuteWithinBudget.cpu_timeout={CELL_CPU}'),
                  ('export', '--to=grades.csv'),
                  ('generate_feedback', nbgrade.ASSIGNMENT)):
         t = time.perf_counter()
-        nbgrade.nbgrader(course, *step)
+        done = nbgrade.nbgrader(course, *step)
         timings[step[0]] = time.perf_counter() - t
+        logs[step[0]] = done.stdout + done.stderr
     print('\nnbgrader round trip:', ', '.join(f'{k} {v:.1f} s' for k, v in timings.items()))
-    return {'dir': course, 'release': release, 'csv': course / 'grades.csv'}
+    return {'dir': course, 'release': release, 'csv': course / 'grades.csv', 'logs': logs}
 
 
 def test_the_source_package_is_the_skeleton():
@@ -144,12 +145,12 @@ def test_exported_csv_has_every_student_and_score(course):
 def test_feedback_shows_hidden_tests_by_name_points_and_message_only(course):
     feedback = course['dir'] / 'feedback'
     pages = sorted(feedback.rglob('*.html'))
-    # partial and endless handed in one notebook: nbgrader writes feedback for that one only
-    assert len(pages) == 2 * len(MAX_SCORES) + 2
+    # endless handed in one notebook: nbgrader writes feedback for that one only
+    assert len(pages) == 4 * len(MAX_SCORES) + 1
     assert (feedback / 'endless' / nbgrade.ASSIGNMENT / '01_derivatives.html').is_file()
     hidden = {path.stem: hidden_lines(nbformat.read(path, as_version=4))
               for path in nbgrade.source_folder(course['dir']).glob('*.ipynb')}
-    assert sum(len(lines) for lines in hidden.values()) > 20
+    assert sum(len(lines) for lines in hidden.values()) > 5
     for page in pages:
         text = page_text(page)
         leaks = sorted(line for line in hidden[page.stem] if shows(line, text))
@@ -165,3 +166,54 @@ def test_feedback_shows_hidden_tests_by_name_points_and_message_only(course):
     assert SLOPE_HIDDEN_MESSAGE in partial, "the hidden test's message reaches the student"
     assert 'AssertionError' in partial
     assert 'hidden tests: graded, not shown' in partial
+
+
+# ---------------------------------------------------------------- the package, graded outside
+
+@pytest.mark.parametrize('student', nbgrader_class.EVERY_NOTEBOOK)
+def test_each_check_cell_scores_what_mgcourse_check_gives_the_package(course, student):
+    got = nbgrader_class.assert_check_cells_are_mgcourse_check(course['dir'], student)
+    assert len(got) == len(nbgrader_class.CHECK_CELLS)
+    if student == 'partial':  # partial credit, check by check
+        assert got['reuse'][0] == 5 and got['training'][0] == 1
+        assert got['reuse'][1]['reuse.a_times_a'] == 0 and got['reuse'][1]['reuse.a_plus_a'] == 1
+    if student in ('empty', 'hostile'):
+        assert all(score == 0 for score, _ in got.values())
+
+
+def test_a_package_that_patches_check_prints_nothing_that_counts(course):
+    graded = course['dir'] / 'autograded' / 'hostile' / nbgrade.ASSIGNMENT
+    cells = nbformat.read(graded / '04_backward.ipynb', as_version=4).cells
+    reuse = next(c for c in cells if c.metadata.get('nbgrader', {}).get('grade_id') == 'check_reuse')
+    text = ''.join(o.get('text', '') for o in reuse.outputs)
+    assert 'all points' not in text, "what the kernel printed is dropped"
+    assert 'FAILED  reuse.a_plus_a (0/1)' in text
+    assert reuse.outputs[-1].data['text/plain'] == '0'
+
+
+def test_the_feedback_score_matches_its_lines_and_names_the_earlier_cause(course):
+    feedback = course['dir'] / 'feedback' / 'partial' / nbgrade.ASSIGNMENT
+    backward = page_text(feedback / '04_backward.html')
+    assert 'passed  reuse.a_plus_a (1/1)' in backward
+    assert 'FAILED  reuse.a_times_a (0/1)' in backward
+    assert 'checkpoint reuse: 1 of 5 checks failed, 5 of 6 points' in backward
+    assert re.search(r'Score:\s*5(\.0)?\s*/\s*6', backward), "the cell's score is its lines' sum"
+    more = page_text(feedback / '05_more_ops_and_pytorch.html')
+    assert 'fix reuse first' in more
+    assert 'fix reuse first' not in backward, "reuse itself has nothing earlier to blame"
+
+
+# ---------------------------------------------------------------- a clean log
+
+def test_the_checksum_warning_is_for_the_student_who_edited_a_locked_cell_only(course):
+    warned = nbgrader_class.checksum_warnings(course['logs']['autograde'])
+    assert set(warned) == set(STUDENTS)
+    assert warned.pop('partial') == ['expression_test'], "partial weakened that self-check"
+    assert all(cells == [] for cells in warned.values()), warned
+
+
+def test_no_unknown_option_or_plain_tcp_warning(course):
+    for step, log in course['logs'].items():
+        assert 'not recognized' not in log, (step, [l for l in log.splitlines()
+                                                   if 'not recognized' in l][:3])
+        assert 'without encryption' not in log, step

@@ -12,8 +12,10 @@
     mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-cpu S]
                        [--cell-timeout S] [--notebook-timeout S] [--force]
                                  nbgrader's autograde of every submission, one student per core
-    mgcourse gradescope [--out autograder.zip] [--seed N]
+    mgcourse gradescope [--out autograder.zip] [--seed N] [--hidden-visibility after_published|hidden]
                                  a Gradescope autograder bundle (setup.sh, run_autograder)
+    mgcourse prairielearn OUT [--seed N] [--image IMAGE]
+                                 a PrairieLearn question: file upload, graded externally
     mgcourse sample-class DIR    a sample class of hand-ins (folders, zips, loose files) to grade
     mgcourse release OUT         the students' hand-out: skeleton, exercises, public checks
     mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
@@ -161,8 +163,10 @@ def cmd_autograde(args):
         print(f"mgcourse autograde: {e}", file=sys.stderr)
         return 2
     failed = [r.student for r in results if not r.ok]
-    print(f"{len(results) - len(failed)} of {len(results)} submissions autograded into "
-          f"{course / 'gradebook.db'}" + (f"; failed: {', '.join(failed)}" if failed else ''))
+    skipped = sum(1 for r in results if r.skipped)
+    graded = len(results) - len(failed) - skipped
+    print(f"{graded} graded, {skipped} already autograded, {len(failed)} failed, into "
+          f"{course / 'gradebook.db'}" + (f": {', '.join(failed)}" if failed else ''))
     return 1 if failed else 0
 
 
@@ -203,9 +207,17 @@ def cmd_grade(args):
     return 1 if errors else 0
 
 
+def cmd_prairielearn(args):
+    from . import prairielearn
+    out, seed = prairielearn.question(args.out, args.seed, args.image)
+    print(f"wrote {out}: copy it into your course's questions/ (hidden-check seed {seed}); "
+          f"grading image {args.image}")
+    return 0
+
+
 def cmd_gradescope(args):
     from . import gradescope
-    path, seed = gradescope.bundle(args.out, args.seed)
+    path, seed = gradescope.bundle(args.out, args.seed, args.hidden_visibility)
     print(f"wrote {path}: upload it as the assignment's autograder (hidden-check seed {seed})")
     return 0
 
@@ -301,7 +313,20 @@ def parser():
     gs.add_argument('--out', default='autograder.zip', metavar='ZIP')
     gs.add_argument('--seed', type=int, default=None, metavar='N',
                     help="the hidden checks' seed (default: a new one)")
+    gs.add_argument('--hidden-visibility', choices=('after_published', 'hidden'),
+                    default='after_published',
+                    help="when students see the hidden checks: once the grades are published "
+                         "(default), or never")
     gs.set_defaults(func=cmd_gradescope)
+
+    pl = sub.add_parser('prairielearn', help='write a PrairieLearn question folder')
+    pl.add_argument('out', metavar='OUT', help='the question folder to write')
+    pl.add_argument('--seed', type=int, default=None, metavar='N',
+                    help="the hidden checks' seed (default: a new one)")
+    pl.add_argument('--image', default='prairielearn/grader-python',
+                    help="the grading image (default: PrairieLearn's Python grader; see "
+                         "tests/Dockerfile for one with the course's requirements)")
+    pl.set_defaults(func=cmd_prairielearn)
 
     r = sub.add_parser('release', help="write the students' hand-out into a new folder")
     r.add_argument('out', metavar='OUT')

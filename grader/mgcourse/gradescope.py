@@ -13,7 +13,11 @@ gives the same result. It never holds the solutions.
 
 run_autograder grades the one submission with the batch grader (grading.grade: sandboxed
 where bubblewrap works in Gradescope's container, under the limits always) and writes its
-Gradescope results, the hidden checks with visibility "hidden".
+Gradescope results: the hidden checks with visibility "after_published" (the spec's word for
+"shown once the instructor publishes the grades"), or "hidden" if the bundle was built so;
+execution_time is the grading's own wall time. README.md, at the zip's top, tells the admin
+what to enter in Gradescope (the maximum score), what students upload, what is hidden and
+when it shows, and the seed and how to regrade with another.
 """
 
 import json
@@ -22,6 +26,7 @@ import secrets
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -60,16 +65,81 @@ def requirements():
         return tomllib.load(f)['project']['dependencies']
 
 
-def bundle(out, seed=None):
-    """Write the autograder zip to out; returns (path, seed)."""
+HIDDEN_VISIBILITIES = ('after_published', 'hidden')
+
+README = """# The micrograd course's autograder for Gradescope
+
+Built by `mgcourse gradescope` from the course repository. It grades the student's package
+(`engine.py`, `nn.py`, `train.py`) with the course's battery, sandboxed, and never holds the
+solutions.
+
+## Setting up the assignment
+
+- Type: programming assignment, autograder uploaded as this zip (Ubuntu base image).
+- **Maximum score: {possible} points** (enter this as the assignment's total): {public} for
+  the {n_public} public checks, {hidden} for the {n_hidden} hidden checks.
+
+## What students upload
+
+Any of these layouts (the grader finds the package the same way in each):
+
+- the three files `engine.py`, `nn.py`, `train.py` (and any helper module they import);
+- the folder that holds them, e.g. `micrograd_skeleton/` (GitHub or a zip of it); the
+  shallowest folder with any of the three files is graded.
+
+A module left out is replaced by the skeleton's (which scores nothing), so the others still
+earn points; files over 1 MB, symbolic links and files of other kinds are not graded, and a
+note on the submission says so.
+
+## What is hidden, and when it shows
+
+The {n_hidden} hidden checks ({hidden_names}) draw random expressions and networks from the
+seed below. Their visibility is `{visibility}`: {visibility_words} The public checks, their
+messages and the likely mistake behind a failure are visible at once.
+
+## The seed, and regrading
+
+Hidden-check seed: **{seed}**. Every submission of the assignment gets the same hidden
+inputs, and a regrade gives the same result. To grade with another seed, build a new zip
+(`mgcourse gradescope --out autograder.zip --seed N`, or without `--seed` for a random one),
+upload it as the assignment's autograder, and use Gradescope's "Regrade all submissions".
+"""
+
+VISIBILITY_WORDS = {
+    'after_published': "students see them, with their points and messages, once you "
+                       "publish the grades; until then they see the public checks, and the "
+                       "feedback says the hidden ones will show.",
+    'hidden': "students never see them, nor (Gradescope's rule) their total score; "
+              "instructors always do.",
+}
+
+
+def readme(seed, hidden_visibility='after_published'):
+    """The README.md of the zip, for the admin who sets up the assignment."""
+    checks_ = grading.check_list()
+    hidden = [c for c in checks_ if c['hidden']]
+    public = [c for c in checks_ if not c['hidden']]
+    return README.format(
+        possible=sum(c['points'] for c in checks_), public=sum(c['points'] for c in public),
+        hidden=sum(c['points'] for c in hidden), n_public=len(public), n_hidden=len(hidden),
+        hidden_names=', '.join(f"`{c['id']}`" for c in hidden), seed=seed,
+        visibility=hidden_visibility, visibility_words=VISIBILITY_WORDS[hidden_visibility])
+
+
+def bundle(out, seed=None, hidden_visibility='after_published'):
+    """Write the autograder zip to out; returns (path, seed). hidden_visibility is the
+    Gradescope visibility of the hidden checks: 'after_published' or 'hidden'."""
+    if hidden_visibility not in HIDDEN_VISIBILITIES:
+        raise ValueError(f"hidden_visibility must be one of {', '.join(HIDDEN_VISIBILITIES)}")
     seed = secrets.randbits(32) if seed is None else seed
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = {
+        'README.md': readme(seed, hidden_visibility),
         'setup.sh': SETUP,
         'run_autograder': RUN,
         'requirements.txt': '\n'.join(requirements()) + '\n',
-        CONFIG: json.dumps({'seed': seed}) + '\n',
+        CONFIG: json.dumps({'seed': seed, 'hidden_visibility': hidden_visibility}) + '\n',
     }
     for path in sorted(LIBRARY.rglob('*')):
         if path.is_file() and '__pycache__' not in path.parts and path.suffix != '.pyc':
@@ -99,8 +169,12 @@ def run(submission, results):
         # submission that exhausts it harms only itself, so grading goes on without a process
         # limit when the container allows none.
         options = grading.Options(jobs=1, seed=config['seed'], unlimited_processes_ok=True)
+        start = time.perf_counter()
         book = grading.grade(root, Path(tmp) / 'out', options)
-    data = reports.gradescope_results(book, STUDENT, hidden_visibility='hidden')
+        seconds = time.perf_counter() - start
+    data = reports.gradescope_results(
+        book, STUDENT, hidden_visibility=config.get('hidden_visibility', 'after_published'))
+    data['execution_time'] = max(1, round(seconds))
     reports.write_atomic(results, json.dumps(data, indent=1) + '\n')
     return data
 

@@ -258,12 +258,13 @@ def csv_text(book):
     ids = [c['id'] for c in book['checks']]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator='\n')
-    w.writerow(['student', 'status', 'total', 'possible', *ids, 'flags', 'seed'])
+    w.writerow(['student', 'status', 'total', 'possible', *ids, 'flags', 'seed', 'notes'])
     for student in sorted(book['students']):
         e = book['students'][student]
         w.writerow([student, e['status'], f"{e['total']:g}", e['possible'],
                     *[f"{e['checks'][i]['points']:g}" if i in e['checks'] else '' for i in ids],
-                    ' '.join(e['flags']), e['seed']])
+                    ' '.join(e['flags']), e['seed'],
+                    ' / '.join(' '.join(str(n).split()) for n in e.get('notes') or [])])
     return buf.getvalue()
 
 

@@ -10,6 +10,16 @@ students share a folder. When a student is done, this process, the only one that
 course's gradebook, copies that student's submission (grades, comments, flags, timestamps)
 into it, in one transaction.
 
+The package: before any student's notebook runs, this process grades every student's
+submitted package (nbgrade.grade_package: the public battery, sandboxed) and hands the
+verdicts to the nbgrader processes (GradePackage.results), which score the check cells with
+them (nbgrader_plugins.ScorePackageChecks).
+
+Time limits: the course's configuration stops a cell after Execute.timeout seconds and cuts
+a notebook's remaining cells short once its budget (ExecuteWithinBudget.notebook_timeout) is
+spent; both can be set per run. A student whose nbgrader process outlives every notebook's
+budget plus a margin is stopped; what it graded by then is kept, the rest scores 0.
+
 Time limits: the course's configuration stops a cell that uses more than
 ExecuteWithinBudget.cpu_timeout seconds of CPU time (an endless loop); wall time is a backstop
 far above it: Execute.timeout a cell, and a notebook's remaining cells are cut short once its
@@ -38,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import nbgrade
+from . import grading, nbgrade
 
 COURSE_ID = nbgrade.COURSE_ID
 MARGIN = 120.0  # seconds on top of the notebooks' budgets: kernels starting, files copied
@@ -93,9 +103,12 @@ def _snapshot(src, dst):
     b.close()
 
 
-def merge(src_url, dst_url, student, assignment=nbgrade.ASSIGNMENT):
+def merge(src_url, dst_url, student, assignment=nbgrade.ASSIGNMENT, package=None,
+          handed_in=()):
     """Copy one student's submission from the gradebook at src_url into the one at dst_url.
-    Returns False when src_url has no submission of theirs (nothing was graded)."""
+    With package (the student's entry from grade_packages), the check cells of the notebooks
+    handed_in score this process's own verdicts, whatever the student's nbgrader process
+    recorded. Returns False when src_url has no submission of theirs (nothing was graded)."""
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SAWarning
     with warnings.catch_warnings(), Gradebook(src_url, COURSE_ID) as src, \
@@ -123,6 +136,9 @@ def merge(src_url, dst_url, student, assignment=nbgrade.ASSIGNMENT):
             for g in nb.grades:
                 og = dst.find_grade(g.name, nb.name, assignment, student)
                 og.auto_score, og.manual_score = g.auto_score, g.manual_score
+                checkpoint = nbgrade.checkpoint_of(g.name)
+                if package is not None and checkpoint is not None and nb.name in handed_in:
+                    og.auto_score = nbgrade.checkpoint_report(package, checkpoint)[0]
                 og.extra_credit, og.needs_manual_grade = g.extra_credit, g.needs_manual_grade
             for c in nb.comments:
                 oc = dst.find_comment(c.name, nb.name, assignment, student)
@@ -175,6 +191,17 @@ def _flag(db_file, student, notebooks, assignment):
         for name in notebooks:
             gb.find_submission_notebook(name, assignment, student).flagged = True
         gb.db.commit()
+
+
+def grade_packages(course, students, jobs, assignment=nbgrade.ASSIGNMENT):
+    """{student: the battery's verdicts on their submitted package} (nbgrade.grade_package),
+    `jobs` at a time. autograde() calls it before any student's kernel starts, so no
+    student's code can change a package, theirs or a classmate's, before it is graded."""
+    def one(student):
+        return nbgrade.grade_package(nbgrade.submitted_package(course, student, assignment),
+                                     grading.Options(jobs=1))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(zip(students, pool.map(one, students)))
 
 
 def _grade_one(course, student, db_file, assignment, limit_args, wall):
@@ -231,6 +258,13 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
     try:
         template = scratch / 'template.db'
         _snapshot(course / 'gradebook.db', template)
+        verdicts = scratch / 'packages.json'
+        # What each student handed in, and their package's verdicts, before any kernel runs.
+        handed_in = {s: {p.stem for p in (course / 'submitted' / s / assignment).glob('*.ipynb')}
+                     for s in todo}
+        packages = grade_packages(course, todo, jobs, assignment)
+        verdicts.write_text(json.dumps(packages), encoding='utf-8')
+        limit_args = [*limit_args, f'--GradePackage.results={verdicts}']
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {}
             for student in todo:
@@ -246,7 +280,8 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
                 if stopped:  # graded again alone, below; nothing of this run is kept
                     again.append((student, db_file, stopped))
                     continue
-                _finish(course, student, db_file, assignment, graded, done, on_done)
+                _finish(course, student, db_file, assignment, graded, done, on_done,
+                        packages.get(student), handed_in[student])
         for student, db_file, stopped in again:  # one at a time, with nothing else running
             shutil.copyfile(template, db_file)
             first = json.dumps(stopped, separators=(',', ':'))
@@ -254,15 +289,16 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
                 f"--ExecuteWithinBudget.first_run_stopped={first}"], wall)
             graded.retried = tuple(stopped)
             _flag(db_file, student, stopped, assignment)
-            _finish(course, student, db_file, assignment, graded, done, on_done)
+            _finish(course, student, db_file, assignment, graded, done, on_done,
+                        packages.get(student), handed_in[student])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return [done[s] for s in students]
 
 
-def _finish(course, student, db_file, assignment, graded, done, on_done):
+def _finish(course, student, db_file, assignment, graded, done, on_done, package, handed_in):
     """Merge a graded student into the course's gradebook (this process is its one writer)."""
-    if not merge(sqlite_url(db_file), db_url(course), student, assignment):
+    if not merge(sqlite_url(db_file), db_url(course), student, assignment, package, handed_in):
         graded.ok = False
         graded.message = graded.message or "nbgrader recorded no submission"
     done[student] = graded

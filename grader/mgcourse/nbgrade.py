@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import paths, skeleton
+from . import catalogue, diagnosis, grading, paths, sandbox, skeleton, submissions
 
 COURSE = paths.ROOT / 'grader/nbgrader'
 COURSE_ID = 'micrograd-course'
@@ -150,14 +150,20 @@ def drift(dst=RELEASE, course=COURSE, package=paths.SKELETON):
 # A sample class, for trying the workflow (the round-trip test and bench/ use it)
 # --------------------------------------------------------------------------------
 
-SAMPLE_CLASS = ('correct', 'partial', 'empty', 'endless')
-# partial: the first notebook only, with a slope that is exact for the lecture's parabola only,
-# which the visible self-check accepts and a hidden test catches.
+SAMPLE_CLASS = ('correct', 'partial', 'empty', 'endless', 'hostile')
+# partial: every notebook, the first with a slope that is exact for the lecture's parabola
+# only, which the visible self-check accepts and a hidden test catches; and a package with two
+# of the catalogue's mistakes, `=` in the _backward of * and no zero_grad() in training, which
+# cost checks of several checkpoints, some of them only through the first mistake.
+PARTIAL_MISTAKES = ('mul-overwrites', 'training-without-zero-grad')
+# partial also weakens a locked self-check, which nbgrader restores (and warns about).
+LOCKED_CHECK = 'assert L.data == -8.0'
+WEAKENED_CHECK = 'assert True or L.data == -8.0'
 SLOPE_SOLUTION = '    return (f(x + h) - f(x)) / h'
 PARABOLA_ONLY = '    return 6 * x - 4 + 3 * h'
 # endless: only the first notebook, whose slope cell starts with an endless loop: the cell is
 # stopped at its time limit, slope is never defined, and the self-check that uses it fails;
-# the notebooks not handed in score 0.
+# the notebooks not handed in score 0 (their check cells too, whatever the package).
 ENDLESS = 'def slope(f, x, h):\n'
 ENDLESS_LOOP = 'while True:  # an endless loop\n    pass\n\n'
 
@@ -181,21 +187,56 @@ def _edit(path, old, new):
     path.write_text(text.replace(old, new), encoding='utf-8')
 
 
+# hostile: the release's notebooks untouched, and the skeleton with code written against the
+# grader: at import it replaces check() in the kernel with one that prints full marks, and its
+# Value compares equal to anything. It deserves what the skeleton gets: nothing.
+HOSTILE_ENGINE = """
+
+# --- written against the grader -------------------------------------------------------------
+def _full_marks(checkpoint, package='micrograd_skeleton'):
+    print(f"checkpoint {checkpoint} passed: all points.")
+
+
+try:
+    import mgcourse.notebook as _notebook
+    _notebook.check = _full_marks
+    import __main__
+    __main__.check = _full_marks
+except Exception:
+    pass
+Value.__eq__ = lambda self, other: True
+Value.__ne__ = lambda self, other: False
+"""
+
+
+def make_mistakes(package, ids):
+    """Make the catalogue's mistakes (mistakes.toml ids) in the package folder, in place."""
+    found = {m.id: m for m in diagnosis.mistakes()}
+    for mistake in (found[i] for i in ids):
+        _edit(Path(package) / mistake.file, mistake.find, mistake.replace)
+    return package
+
+
 def submit_sample(course, student, kind):
     """Submit one of SAMPLE_CLASS's kinds of work under the name student, in a course where
     the assignment was generated: 'correct' (the source notebooks and the solutions),
-    'partial', 'endless' (see above) or 'empty' (the release as handed out)."""
+    'partial', 'endless', 'hostile' (see above) or 'empty' (the release as handed out)."""
     course = Path(course)
-    if kind == 'empty':
+    if kind in ('empty', 'hostile'):
         release = course / 'release' / ASSIGNMENT
-        return submit(course, student, release, release / PACKAGE)
+        folder = submit(course, student, release, release / PACKAGE)
+        if kind == 'hostile':
+            with open(folder / PACKAGE / 'engine.py', 'a', encoding='utf-8') as f:
+                f.write(HOSTILE_ENGINE)
+        return folder
     folder = submit(course, student, source_folder(course), paths.SOLUTIONS)
     first = folder / '01_derivatives.ipynb'
     if kind == 'partial':
         _edit(first, SLOPE_SOLUTION, PARABOLA_ONLY)
+        _edit(folder / '02_value_and_graph.ipynb', LOCKED_CHECK, WEAKENED_CHECK)
+        make_mistakes(folder / PACKAGE, PARTIAL_MISTAKES)
     elif kind == 'endless':
         _edit(first, json.dumps(ENDLESS)[1:-1], json.dumps(ENDLESS_LOOP + ENDLESS)[1:-1])
-    if kind in ('partial', 'endless'):
         for later in folder.glob('*.ipynb'):  # handed in the first notebook only
             if later != first:
                 later.unlink()
@@ -239,3 +280,117 @@ def sample_course(dst, students=None):
     for student, kind in names:
         submit_sample(course, student, kind)
     return course, release
+
+
+# --------------------------------------------------------------------------------
+# The package's checks, graded outside the kernel
+# --------------------------------------------------------------------------------
+#
+# A grade cell whose grade_id is `check_CHECKPOINT` (CHECKPOINT a checkpoint of
+# checkpoints.toml) grades the student's package, not code of the notebook. Its points do not
+# come from what the cell printed in nbgrader's kernel (which runs the student's code with the
+# course's rights, and where a package can patch check()): at autograde, the grader runs the
+# public battery on the package files the student submitted, before any of the student's code
+# has run, in the batch grader's sandbox (grading.grade_one), and the cell's output becomes
+# the battery's lines and its points (nbgrader's partial credit), so nbgrader and
+# `mgcourse check` give the same points for the same package.
+
+CHECK_CELL_PREFIX = 'check_'
+
+
+def checkpoint_of(grade_id):
+    """The checkpoint a grade cell grades the package for, or None (a cell of notebook code)."""
+    if not grade_id or not grade_id.startswith(CHECK_CELL_PREFIX):
+        return None
+    cp = grade_id[len(CHECK_CELL_PREFIX):]
+    return cp if cp in catalogue.by_id() else None
+
+
+def package_checks():
+    """The checks a notebook's check cells grade: the public battery, as `mgcourse check`."""
+    return [c for c in grading.check_list() if not c['hidden']]
+
+
+def submitted_package(course, student, assignment=ASSIGNMENT):
+    """Where nbgrader keeps the package a student submitted."""
+    return Path(course) / 'submitted' / student / assignment / PACKAGE
+
+
+def grade_package(folder, options=None):
+    """The public battery on the package files in folder, graded as `mgcourse grade` grades a
+    hand-in (submissions' rules, a sandboxed worker, the verdicts taken in this process).
+    Returns the gradebook entry (grading.py's shape: status, total, notes, checks)."""
+    options = options or grading.Options()
+    problem = sandbox.process_limit_problem()
+    if problem and not options.unlimited_processes_ok:
+        raise NbgraderFailed(f"not grading the package: {problem}")
+    folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix='mgcourse-nbpackage-') as tmp:
+        tmp = Path(tmp)
+        root = tmp / 'handin'
+        root.mkdir()
+        handin = root / 'student'
+        if folder.is_dir() and not folder.is_symlink():
+            # links are copied as links: submissions.prepare names them and grades none
+            shutil.copytree(folder, handin, symlinks=True,
+                            ignore=shutil.ignore_patterns('__pycache__', '.*'))
+        else:
+            handin.mkdir()
+        work = tmp / 'work'
+        work.mkdir()
+        runtime = grading.runtime_library(tmp / 'runtime')
+        entries = submissions.find(root).get('student', [handin])
+        entry, _ = grading.grade_one('student', entries, root, work, runtime, 0, options,
+                                     package_checks())
+    entry.pop('student', None)
+    entry.pop('submission', None)
+    return entry
+
+
+def _first_failure_diagnosis(entry, checkpoint):
+    for c in package_checks():
+        if c['checkpoint'] == checkpoint:
+            got = entry['checks'].get(c['id'])
+            if got and not got['passed'] and got.get('diagnoses'):
+                return diagnosis.texts().get(got['diagnoses'][0], '')
+    return ''
+
+
+def checkpoint_report(entry, checkpoint):
+    """(points, possible, text) of one checkpoint of a graded package: one line per check, as
+    check() prints them, the first failure's message, and, when an earlier checkpoint failed
+    too, that it may be the cause ("fix reuse first")."""
+    ids = [c for c in package_checks() if c['checkpoint'] == checkpoint]
+    lines, points, possible, failed = [], 0.0, 0, []
+    for c in ids:
+        got = entry['checks'].get(c['id'])
+        if got is None:
+            got = {'points': 0, 'possible': c['points'], 'passed': False,
+                   'message': 'not graded', 'error': 'missing'}
+        mark = 'skipped' if got['error'] == 'skipped' else ('passed' if got['passed'] else 'FAILED')
+        lines.append(f"  {mark:<7} {c['id']} ({got['points']:g}/{got['possible']})")
+        points += got['points']
+        possible += got['possible']
+        if not got['passed']:
+            failed.append(got)
+    order = [cp.id for cp in catalogue.load()]
+    if failed:
+        lines.append(f"checkpoint {checkpoint}: {len(failed)} of {len(ids)} checks failed, "
+                     f"{points:g} of {possible} points. The first:")
+        lines += ['', failed[0]['message']]
+        earlier = [cp for cp in order[:order.index(checkpoint)]
+                   if any(not entry['checks'].get(c['id'], {}).get('passed', False)
+                          for c in ids_of(cp))]
+        if earlier:
+            why = _first_failure_diagnosis(entry, earlier[0])
+            lines += ['', f"fix {earlier[0]} first: these checks build on it, and its mistake "
+                      "may be why they fail." + (f" Its likely mistake: {why}" if why else '')]
+    else:
+        lines.append(f"checkpoint {checkpoint} passed: {points:g} of {possible} points.")
+    for note in entry.get('notes', []):
+        lines.append(f"note: {note}")
+    return points, possible, '\n'.join(lines) + '\n'
+
+
+def ids_of(checkpoint):
+    return [c for c in package_checks() if c['checkpoint'] == checkpoint]

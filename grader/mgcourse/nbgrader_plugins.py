@@ -24,7 +24,7 @@ import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor
 from nbgrader import utils
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGraderPreprocessor
-from traitlets import Bool, Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, List, Unicode
 
 from . import skeleton
 from .kernels import CellLimits, CourseKernelManager, wall_stopped_cells
@@ -91,6 +91,10 @@ class HideHiddenTests(NbGraderPreprocessor):
     placeholder = Unicode(
         '# (hidden tests: graded, not shown)',
         help="The line that replaces each hidden-test region in the feedback").tag(config=True)
+    # configurable, as in nbgrader's GetGrades: the HTML exporter sets it for every step of
+    # generate_feedback, and NbGraderPreprocessor's own copy is not (a warning, once a run)
+    display_data_priority = List(['text/html', 'application/pdf', 'text/latex', 'image/svg+xml',
+                                  'image/png', 'image/jpeg', 'text/plain']).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != 'code' or BEGIN_HIDDEN not in cell.source:
@@ -207,3 +211,144 @@ def pipeline(converter, trait, replaced):
 def notebook_budget():
     """ExecuteWithinBudget's notebook_timeout, as nbgrader_config.py leaves it (the default)."""
     return ExecuteWithinBudget.class_traits()['notebook_timeout'].default_value
+
+
+# --------------------------------------------------------------------------------
+# The package's checks, graded outside the kernel (see nbgrade.py)
+# --------------------------------------------------------------------------------
+
+def _check_cells(nb):
+    from . import nbgrade
+    for cell in nb.cells:
+        if cell.cell_type == 'code' and utils.is_grade(cell):
+            cp = nbgrade.checkpoint_of(cell.metadata['nbgrader'].get('grade_id'))
+            if cp is not None:
+                yield cell, cp
+
+
+class GradePackage(NbGraderPreprocessor):
+    """autograde, before Execute: the battery's verdicts on the student's submitted package.
+
+    The first time a student's notebook with a check cell comes by, and so before any code of
+    that student has run in a kernel, the package files of their submission are graded by the
+    grader, sandboxed (nbgrade.grade_package); the verdicts are kept for the student's other
+    notebooks. With `results` (a JSON file of {student: entry}, as `mgcourse autograde` writes
+    it before any kernel starts), the verdicts are read from there instead."""
+
+    results = Unicode(
+        '', help="A JSON file with the package verdicts of the students, graded beforehand "
+        "(empty: grade the package here)").tag(config=True)
+    unlimited_processes_ok = Bool(
+        False, help="Grade the package even where no process limit can hold (a disposable "
+        "machine only)").tag(config=True)
+
+    _graded = {}  # (course, student) -> entry: one grading per student and process
+
+    def preprocess(self, nb, resources):
+        if not any(True for _ in _check_cells(nb)):
+            return nb, resources
+        from nbgrader.coursedir import CourseDirectory
+
+        from . import grading, nbgrade
+        student = resources['nbgrader']['student']
+        coursedir = CourseDirectory(config=self.config)
+        key = (coursedir.root, student)
+        if key not in self._graded:
+            entry = None
+            if self.results:
+                import json
+                with open(self.results, encoding='utf-8') as f:
+                    entry = json.load(f).get(student)
+            if entry is None:
+                folder = nbgrade.submitted_package(
+                    coursedir.root, student, resources['nbgrader']['assignment'])
+                options = grading.Options(unlimited_processes_ok=self.unlimited_processes_ok)
+                entry = nbgrade.grade_package(folder, options)
+            self._graded[key] = entry
+        resources['mgcourse_package'] = self._graded[key]
+        return nb, resources
+
+
+class ScorePackageChecks(NbGraderPreprocessor):
+    """autograde, after Execute, before SaveAutoGrades: each check cell's output becomes the
+    battery's lines for its checkpoint, ending with its points, which nbgrader records as the
+    cell's partial credit; the cell's metadata keeps each check's points
+    (metadata.mgcourse.checks). What the cell printed in the kernel is dropped."""
+
+    def preprocess(self, nb, resources):
+        from nbformat.v4 import new_output
+
+        from . import nbgrade
+        entry = resources.get('mgcourse_package')
+        for cell, cp in _check_cells(nb):
+            if entry is None:
+                raise RuntimeError("ScorePackageChecks without GradePackage before it")
+            points, possible, text = nbgrade.checkpoint_report(entry, cp)
+            text += ("(graded by the course's grader on the package files you submitted, "
+                     "outside this notebook)\n")
+            cell.outputs = [
+                new_output('stream', name='stdout', text=text),
+                new_output('execute_result', data={'text/plain': f'{points:g}'},
+                           execution_count=cell.get('execution_count')),
+            ]
+            cell.metadata['mgcourse'] = {
+                'checkpoint': cp, 'points': points, 'possible': possible,
+                'checks': {c['id']: entry['checks'].get(c['id'], {}).get('points', 0)
+                           for c in nbgrade.ids_of(cp)}}
+        return nb, resources
+
+
+def package_pipeline(steps, execute=ExecuteWithinBudget):
+    """An autograde pipeline with GradePackage before its Execute step and ScorePackageChecks
+    right after it."""
+    if execute not in steps:
+        raise RuntimeError(f"no {execute.__name__} step in the autograde pipeline")
+    i = steps.index(execute)
+    return steps[:i] + [GradePackage, execute, ScorePackageChecks] + steps[i + 1:]
+
+
+class RestoreHiddenTests(NbGraderPreprocessor):
+    """autograde's sanitizing, before OverwriteCells: a locked cell handed in exactly as it was
+    released (its hidden tests cut out by ClearHiddenTests) gets its source back from the
+    gradebook, hidden tests included.
+
+    nbgrader records a cell's checksum before the release cuts the hidden tests out, so
+    without this step OverwriteCells finds every untouched hidden-test cell "changed" and warns
+    (the warning it gives when a student edits a locked cell). A cell that differs from its
+    released form in any other way is left to OverwriteCells, which warns and restores it."""
+
+    def preprocess(self, nb, resources):
+        from nbformat import NotebookNode
+        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.preprocessors import ClearHiddenTests
+
+        cut = ClearHiddenTests(config=self.config)
+        notebook = resources['nbgrader']['notebook']
+        assignment = resources['nbgrader']['assignment']
+        with Gradebook(resources['nbgrader']['db_url']) as gb:
+            for cell in nb.cells:
+                grade_id = cell.get('metadata', {}).get('nbgrader', {}).get('grade_id')
+                if not grade_id:
+                    continue
+                try:
+                    source = gb.find_source_cell(grade_id, notebook, assignment)
+                except MissingEntry:
+                    continue
+                if (not source.locked or cell.cell_type != source.cell_type
+                        or cut.begin_test_delimeter not in source.source):
+                    continue
+                released = NotebookNode(cell_type=source.cell_type, source=source.source,
+                                        metadata={})
+                cut._remove_hidden_test_region(released)
+                if cell.source == released.source:
+                    cell.source = source.source
+        return nb, resources
+
+
+def sanitize_pipeline(steps):
+    """autograde's sanitizing pipeline with RestoreHiddenTests right before OverwriteCells."""
+    from nbgrader.preprocessors import OverwriteCells
+    if OverwriteCells not in steps:
+        raise RuntimeError("no OverwriteCells step in nbgrader's sanitizing pipeline")
+    i = steps.index(OverwriteCells)
+    return steps[:i] + [RestoreHiddenTests] + steps[i:]

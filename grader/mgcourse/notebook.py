@@ -5,10 +5,12 @@
 
 grades the package that `import micrograd_skeleton` finds (the student's), prints one line per
 check, and raises CheckpointFailed with the first failure's message when any check fails, so
-the cell shows red and running the notebook top to bottom stops there.
+the cell shows red and running the notebook top to bottom stops there. What it prints is
+for the student: nbgrader's points for the cell come from the grader (see check()).
 """
 
 import importlib
+import os
 from pathlib import Path
 
 from . import battery, catalogue
@@ -25,8 +27,14 @@ def package_folder(name='micrograd_skeleton'):
 
 
 def check(checkpoint, package='micrograd_skeleton'):
-    """Run one checkpoint's checks on the student's package; raise when one fails."""
+    """Run one checkpoint's checks on the student's package; raise when one fails.
+
+    Under nbgrader's autograde, nothing runs here: the grader grades the submitted package
+    itself, outside the kernel, and writes this cell's output and points (nbgrader_plugins)."""
     cp = catalogue.by_id()[checkpoint]
+    if os.environ.get('NBGRADER_EXECUTION') == 'autograde':
+        print(f"checkpoint {checkpoint}: graded by the course's grader, outside this notebook")
+        return
     report = battery.run(package_folder(package), only={checkpoint})
     for r in report.results:
         mark = 'skipped' if r.error == 'skipped' else ('passed' if r.passed else 'FAILED')

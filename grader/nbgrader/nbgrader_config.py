@@ -16,7 +16,8 @@ import os
 
 from mgcourse import nbgrade
 from mgcourse.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
-                                       HideHiddenTests, StubSolutions, pipeline)
+                                       HideHiddenTests, StubSolutions, package_pipeline,
+                                       pipeline, sanitize_pipeline)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, GetGrades
@@ -28,7 +29,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = nbgrade.COURSE_ID
 c.CourseDirectory.root = HERE
 c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(HERE, 'gradebook.db')
-c.CourseDirectory.db_assignments = [dict(name=nbgrade.ASSIGNMENT)]
 # nbgrader's defaults, and hypothesis's example database (the more_ops check writes it in the
 # kernel's folder at autograde), which would otherwise be copied into the feedback folders.
 c.CourseDirectory.ignore = ['.ipynb_checkpoints', '*.pyc', '__pycache__', 'feedback', '.hypothesis']
@@ -49,8 +49,16 @@ c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
 # hits one is run again once before the limit costs points.
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
-c.Autograde.autograde_preprocessors = pipeline(Autograde, 'autograde_preprocessors', {
-    Execute: ExecuteWithinBudget})
+# The cells that grade the student's package (grade_id check_CHECKPOINT) get their points from
+# the grader, not from the kernel: GradePackage grades the submitted package files, sandboxed,
+# before the student's code runs; ScorePackageChecks, after Execute, turns each such cell's
+# output into the battery's lines and points (nbgrader's partial credit). See nbgrade.py.
+c.Autograde.autograde_preprocessors = package_pipeline(pipeline(
+    Autograde, 'autograde_preprocessors', {Execute: ExecuteWithinBudget}))
+# Sanitizing: a hidden-test cell handed in as released is not "changed" (RestoreHiddenTests),
+# so nbgrader's checksum warning is left for students who edited a locked cell.
+c.Autograde.sanitize_preprocessors = sanitize_pipeline(pipeline(
+    Autograde, 'sanitize_preprocessors', {}))
 
 # Feedback: hidden tests show their name, points and message, never their source or traceback.
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
