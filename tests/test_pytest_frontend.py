@@ -69,3 +69,15 @@ def test_a_syntax_error_is_shown_first_with_file_and_line(tmp_path):
 def test_the_space_form_with_a_folder_outside_the_checkout_is_a_clear_usage_error(tmp_path):
     code, out = pytest_at_root('--impl', str(tmp_path))
     assert code == 4
+
+
+def test_an_endless_loop_costs_its_check_in_cpu_time_only(solutions_copy):
+    engine = solutions_copy / 'engine.py'
+    text = engine.read_text()
+    marker = '    def tanh(self):\n'
+    assert text.count(marker) == 1
+    engine.write_text(text.replace(marker, marker + '        while True:\n            pass\n'))
+    code, out = pytest_at_root(f'--impl={solutions_copy}', '--check-cpu=2', '-m', 'ops_backward')
+    assert code == 1
+    assert 'used more than 2 s of CPU time and was stopped' in out
+    assert 'Timeout' not in out, "the CPU limit stopped it, not the wall-clock backstop"

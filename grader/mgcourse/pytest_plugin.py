@@ -16,10 +16,15 @@ from pathlib import Path
 import pytest
 
 from . import battery, catalogue, paths
+from .cpulimit import cpu_limit
 
 RESULTS = pytest.StashKey[list]()
 LOADED = pytest.StashKey[battery.Loaded]()
-TIMEOUT = 60  # seconds per check, with pytest-timeout: an endless loop costs one check
+# An endless loop costs one check: each check may use CPU_LIMIT seconds of CPU time (a
+# correct check uses well under 2 s; a busy machine does not stretch CPU time), and
+# pytest-timeout's wall-clock TIMEOUT is a backstop far above it, for code that waits.
+CPU_LIMIT = 30
+TIMEOUT = 600
 
 
 def pytest_addoption(parser):
@@ -27,6 +32,8 @@ def pytest_addoption(parser):
     group.addoption('--impl', metavar='PATH', default=None,
                     help='the implementation folder to grade (default: micrograd_skeleton/); '
                          'write it as --impl=PATH')
+    group.addoption('--check-cpu', metavar='S', type=float, default=CPU_LIMIT,
+                    help=f'the CPU seconds one check may use (default: {CPU_LIMIT})')
 
 
 def pytest_configure(config):
@@ -99,7 +106,8 @@ class CheckItem(pytest.Item):
         self.entry = entry
 
     def runtest(self):
-        result = battery.run_one(self.entry, loaded(self.config))
+        with cpu_limit(self.config.getoption('--check-cpu')):
+            result = battery.run_one(self.entry, loaded(self.config))
         self.config.stash[RESULTS].append(result)
         if result.error == 'skipped':
             pytest.skip(result.message)
