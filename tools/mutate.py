@@ -369,6 +369,85 @@ def summary(ms, results, equiv):
     return out
 
 
+# --------------------------------------------------------------------------------
+# Measuring the first failure: where it is, and what its diagnosis names
+# --------------------------------------------------------------------------------
+# Where each diagnosis of mistakes.toml places the mistake: the functions a mutant must be in
+# for the diagnosis to be right. The ids not listed name no cause (they say what the numbers
+# show: negative, double, half, zero).
+
+WHERE = {
+    'overwrite': ('._backward',), 'chain-rule': ('._backward',), 'not-a-number': ('._backward',),
+    'ran-twice': ('Value.backward',), 'order': ('Value.backward',),
+    'missed-node': ('Value.backward',), 'seed': ('Value.backward',),
+    'seed-everywhere': ('Value.backward',),
+    'mul-own-data': ('__mul__._backward',), 'pow-n-minus-1': ('__pow__._backward',),
+    'pow-factor': ('__pow__._backward',), 'tanh-input': ('tanh._backward',),
+    'exp-input': ('exp._backward',), 'relu-negative': ('relu._backward',),
+    'reflected': ('__radd__', '__rmul__', '__rsub__', '__rtruediv__'),
+    'neuron-no-bias': ('Neuron.__call__',), 'neuron-no-activation': ('Neuron.__call__',),
+    'not-chained': ('MLP.__call__',), 'loss-form': ('mse_loss',),
+    'params-no-bias': ('parameters',), 'params-bias-first': ('parameters',),
+    'no-zero-grad': ('zero_grad', 'train'), 'update-sign': ('train',),
+    'zero-grad-data': ('zero_grad',), 'loss-rises': ('train', 'zero_grad'),
+}
+NUMBERS_ONLY = {'negative', 'double', 'half', 'zero'}
+
+# The checkpoint each function of the solution regions belongs to; a `+=` made `=` in a
+# _backward belongs to reuse (lecture 01:22:28), wherever the operation is.
+OWN = {'__add__': 'ops_backward', '__mul__': 'ops_backward', 'tanh': 'ops_backward',
+       '__pow__': 'more_ops', 'exp': 'more_ops', 'log': 'more_ops', 'relu': 'more_ops',
+       'backward': 'backward', 'Neuron.__call__': 'mlp', 'Layer.__call__': 'mlp',
+       'MLP.__call__': 'mlp', 'mse_loss': 'loss', 'parameters': 'parameters',
+       'zero_grad': 'training', 'train': 'training'}
+
+
+def own_checkpoints(m):
+    """The checkpoints where a mutant of this function may rightly fail first."""
+    if m.operator == 'augassign' and m.detail == '+= -> =' and '_backward' in m.qualname:
+        return {'reuse', 'more_ops'}
+    for key, cp in OWN.items():
+        parts = m.qualname.split('.')
+        if key in parts or key == '.'.join(parts[-2:]) or m.qualname.endswith(key):
+            # state kept between backward() calls shows only over several graphs (reuse)
+            return {cp, 'reuse'} if cp == 'backward' else {cp}
+    return set()
+
+
+def _right(diagnosis, m):
+    """Whether a diagnosis can be right about this mutant: its function, and for the ones
+    that name one kind of change, that change."""
+    if not any(w in m.qualname for w in WHERE.get(diagnosis, ())):
+        return False
+    if diagnosis == 'overwrite':
+        return m.operator == 'augassign' and m.detail.endswith('-> =')
+    if diagnosis == 'not-a-number':
+        return m.operator in ('attr', 'name', 'delete')
+    return True
+
+
+def measure(ms, results, equiv):
+    """First failures: in their own checkpoint or not; diagnoses named right, wrong, none."""
+    table = {'own_checkpoint': 0, 'elsewhere': [], 'named_right': 0, 'named_wrong': [],
+             'numbers_only': 0}
+    for m in ms:
+        r = results[m.id]
+        if m.id in equiv or not r['killed'] or r['by'] in ('import', 'timeout', 'crash'):
+            continue
+        if r['checkpoint'] in own_checkpoints(m):
+            table['own_checkpoint'] += 1
+        else:
+            table['elsewhere'].append(f"{m.id} -> {r['by']}")
+        causes = [d for d in r['diagnoses'] if d not in NUMBERS_ONLY]
+        if not causes:
+            table['numbers_only'] += 1
+        elif all(_right(d, m) for d in causes):
+            table['named_right'] += 1
+        else:
+            table['named_wrong'].append(f"{m.id} -> {', '.join(causes)}")
+    return table
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--impl', choices=sorted(IMPLEMENTATIONS), action='append')
@@ -404,6 +483,21 @@ def main(argv=None):
         rows = [{**{k: v for k, v in asdict(m).items() if k != 'source'}, **results[m.id],
                  'equivalent': m.id in equiv} for m in ms]
         Path(args.json).write_text(json.dumps({'summary': table, 'mutants': rows}, indent=1))
+    measured = {impl: measure([m for m in ms if m.impl == impl], results, equiv)
+                for impl in table}
+    if args.json:
+        data = json.loads(Path(args.json).read_text())
+        data['first_failures'] = measured
+        Path(args.json).write_text(json.dumps(data, indent=1))
+    for impl, s in measured.items():
+        n = s['own_checkpoint'] + len(s['elsewhere'])
+        print(f"{impl}: of {n} killed by a failing check, {s['own_checkpoint']} first fail in "
+              f"their own checkpoint; diagnoses: {s['named_right']} named right, "
+              f"{len(s['named_wrong'])} named wrong, {s['numbers_only']} numbers only")
+        for line in s['elsewhere']:
+            print(f"  first fails elsewhere: {line}")
+        for line in s['named_wrong']:
+            print(f"  named wrong: {line}")
     for impl, s in table.items():
         print(f"{impl}: {s['mutants']} mutants, {s['equivalent']} equivalent, "
               f"{s['killed']} killed, {len(s['survived'])} survived: "

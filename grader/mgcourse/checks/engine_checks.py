@@ -544,9 +544,9 @@ def uneven_depths(mg):
     for form, build in UNEVEN.items():
         calls, has_sets = _recorded_calls(mg, build, {'a': 0.5}, None)
         if has_sets:  # both forms are one set: judge it in both fixed orders instead
-            runs.append({'form': form, 'calls': _recorded_calls(mg, build, {'a': 0.5}, 0)[0]})
-            runs.append({'form': form, 'calls': _recorded_calls(mg, build, {'a': 0.5}, 1)[0],
-                         'set_order': True})
+            for order in (0, 1):
+                runs.append({'form': form, 'calls': _recorded_calls(mg, build, {'a': 0.5}, order)[0],
+                             'set_order': order + 1})
         else:
             runs.append({'form': form, 'calls': calls})
     return runs
@@ -565,7 +565,8 @@ def _(obs):
         for label, users in UNEVEN_USERS.items():
             late = [u for u in users if calls.index(u) > calls.index(label)]
             if late:
-                note = f"{SET_ORDER}; this is the second.\n" if run.get('set_order') else ''
+                note = (f"{SET_ORDER}; in order {run['set_order']} of the two:\n"
+                        if run.get('set_order') else '')
                 raise Failed(
                     f"{note}{how}.\n{label}._backward ran before {late[0]}._backward, so {label} had "
                     f"not yet received its gradient from {late[0]}. Walking the graph level by "
@@ -587,14 +588,14 @@ def _graph_grads(a, b):
     """{graph: (d/da, d/db)}, exactly, at a, b."""
     t = math.tanh(a + b)
     return {'g1': (b + 1.0, a), 'g2': ((1 - t * t) * a + t, (1 - t * t) * a),
-            'g3': (2 * a, -1.0)}
+            'g3': (2 * a, 3.0)}
 
 
 SHARED_STEPS = [
     ('g1', 'g1 = a * b + a; g1.backward()'),
     ('g2', 'g2 = (a + b).tanh() * a; g2.backward()'),
     ('zero', 'a.grad = 0.0; b.grad = 0.0'),
-    ('g3', 'g3 = a * a - b; g3.backward()'),
+    ('g3', 'g3 = a * a + b * 3; g3.backward()'),
     ('zero', 'a.grad = 0.0; b.grad = 0.0'),
     ('g1', 'g1 = a * b + a again, a new graph; g1.backward()'),
 ]
@@ -604,7 +605,7 @@ SHARED_STEPS = [
        "graphs that share inputs: grads add up over backward() calls until they are zeroed")
 def several_graphs(mg):
     a, b = mg.Value(SHARED_A, label='a'), mg.Value(SHARED_B, label='b')
-    build = {'g1': lambda: a * b + a, 'g2': lambda: (a + b).tanh() * a, 'g3': lambda: a * a - b}
+    build = {'g1': lambda: a * b + a, 'g2': lambda: (a + b).tanh() * a, 'g3': lambda: a * a + b * 3}
     seen = []
     for step, _ in SHARED_STEPS:
         if step == 'zero':
@@ -654,7 +655,6 @@ def _(obs):
                          f"what the earlier backward() had put in a.grad and b.grad was replaced, "
                          f"not added to.")
     if step != 'zero' and first_bad > 0 and SHARED_STEPS[first_bad - 1][0] == 'zero':
-        before = want[first_bad - 1]
         if all(close(g, w + before_w) for g, w, before_w in zip(got, want[first_bad], want[first_bad - 2])):
             notes.append("the grads held before they were set to 0.0 came back: something "
                          "outlived the earlier backward() call.")

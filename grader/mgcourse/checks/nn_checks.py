@@ -177,6 +177,7 @@ def _(obs):
     preds = [oracle.mlp_forward(obs['weights'], x) for x in XS]
     unsquared = sum(p - y for p, y in zip(preds, YS))
     form = (diagnosis.matching([obs['loss']], {'loss-form': [unsquared]})
+            or diagnosis.matching([obs['loss']], {'loss-form': [-unsquared]})
             or diagnosis.matching([obs['loss']], {'loss-form': [want / len(XS)]}))
     _fail_rows("the loss, the sum over the 4 examples of (prediction - target)**2",
                [("mse_loss(model, xs, ys)", want, obs['loss'])], also=form)
