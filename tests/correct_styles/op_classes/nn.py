@@ -1,8 +1,12 @@
-"""Neuron, Layer and MLP written as in the lecture, on bench/lecture_style's Value."""
+"""The network as small functions over lists: reduce for the weighted sum, dict dispatch for
+the activation, parameters() gathered by a generator and turned into a list at the end."""
 
+import functools
 import random
 
 from .engine import Value
+
+_ACT = {'tanh': Value.tanh, 'relu': Value.relu, 'linear': lambda v: v}
 
 
 class Module:
@@ -14,6 +18,9 @@ class Module:
     def parameters(self):
         return []
 
+    def _gather(self, parts):
+        return [p for part in parts for p in part.parameters()]
+
 
 class Neuron(Module):
 
@@ -23,15 +30,11 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x):
-        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
-        if self.nonlin == 'tanh':
-            return act.tanh()
-        if self.nonlin == 'relu':
-            return act.relu()
-        return act
+        total = functools.reduce(lambda acc, pair: acc + pair[0] * pair[1], zip(self.w, x), self.b)
+        return _ACT[self.nonlin](total)
 
     def parameters(self):
-        return self.w + [self.b]
+        return [*self.w, self.b]
 
 
 class Layer(Module):
@@ -40,28 +43,28 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def __call__(self, x):
-        outs = [n(x) for n in self.neurons]
-        return outs[0] if len(outs) == 1 else outs
+        if len(self.neurons) == 1:
+            return self.neurons[0](x)
+        return [n(x) for n in self.neurons]
 
     def parameters(self):
-        return [p for neuron in self.neurons for p in neuron.parameters()]
+        return self._gather(self.neurons)
 
 
 class MLP(Module):
 
     def __init__(self, nin, nouts, nonlin='tanh', linear_output=False):
-        sz = [nin] + nouts
-        self.layers = [Layer(sz[i], sz[i + 1],
-                             nonlin='linear' if linear_output and i == len(nouts) - 1 else nonlin)
-                       for i in range(len(nouts))]
+        acts = [nonlin] * len(nouts)
+        if linear_output:
+            acts[-1] = 'linear'
+        ins = [nin] + list(nouts[:-1])
+        self.layers = [Layer(i, o, nonlin=a) for i, o, a in zip(ins, nouts, acts)]
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
+        return functools.reduce(lambda h, layer: layer(h), self.layers, x)
 
     def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
+        return self._gather(self.layers)
 
 
 class DemoMLP(MLP):
