@@ -76,3 +76,24 @@ def test_plain_pytest_on_a_mistaken_copy_shows_the_diagnosis(mistake_id, tmp_pat
     assert proc.returncode == 1
     assert f"Likely mistake: {diagnosis.texts()[mistake.diagnosis]}" in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1].startswith('Score: ')
+
+
+def first_failure(folder):
+    """The first check, in course order, that fails on the folder (None when all pass)."""
+    loaded = battery.Loaded(folder)
+    for entry in battery.selected():
+        result = battery.run_one(entry, loaded)
+        if not result.passed:
+            return result
+    return None
+
+
+@pytest.mark.parametrize('mistake', MISTAKES, ids=[m.id for m in MISTAKES])
+def test_the_mistake_first_fails_in_its_own_checkpoint(mistake, tmp_path):
+    # Graded in course order, as a student meets the checkpoints: no check of an earlier
+    # checkpoint fails because of it, and its first failure carries the catalogue's diagnosis.
+    result = first_failure(make(mistake, tmp_path / 'impl'))
+    assert result is not None, f"{mistake.id} passes the whole battery"
+    assert result.checkpoint == mistake.checkpoint, (
+        f"{mistake.id} belongs to {mistake.checkpoint} but first fails in {result.id}:\n"
+        f"{result.message}")

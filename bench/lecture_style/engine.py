@@ -27,8 +27,10 @@ class Value:
         out = Value(self.data + other.data, (self, other), '+')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += out.grad
             other.grad += out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -37,8 +39,10 @@ class Value:
         out = Value(self.data * other.data, (self, other), '*')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -47,7 +51,9 @@ class Value:
         out = Value(self.data ** k, (self,), f'**{k}')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += k * self.data ** (k - 1) * out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -56,7 +62,9 @@ class Value:
         out = Value(t, (self,), 'tanh')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += (1 - t ** 2) * out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -64,7 +72,9 @@ class Value:
         out = Value(math.exp(self.data), (self,), 'exp')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += out.data * out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -72,7 +82,9 @@ class Value:
         out = Value(math.log(self.data), (self,), 'log')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += out.grad / self.data
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -80,7 +92,9 @@ class Value:
         out = Value(max(0.0, self.data), (self,), 'ReLU')
 
         def _backward():
+            ### BEGIN SOLUTION
             self.grad += (out.data > 0) * out.grad
+            ### END SOLUTION
         out._backward = _backward
         return out
 
@@ -106,6 +120,7 @@ class Value:
         return other * self ** -1
 
     def backward(self):
+        ### BEGIN SOLUTION
         topo = []
         visited = set()
 
@@ -120,3 +135,4 @@ class Value:
         self.grad = 1.0
         for v in reversed(topo):
             v._backward()
+        ### END SOLUTION

@@ -8,8 +8,10 @@ from .engine import Value
 class Module:
 
     def zero_grad(self):
+        ### BEGIN SOLUTION
         for p in self.parameters():
             p.grad = 0.0
+        ### END SOLUTION
 
     def parameters(self):
         return []
@@ -23,15 +25,19 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x):
+        ### BEGIN SOLUTION
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         if self.nonlin == 'tanh':
             return act.tanh()
         if self.nonlin == 'relu':
             return act.relu()
         return act
+        ### END SOLUTION
 
     def parameters(self):
+        ### BEGIN SOLUTION
         return self.w + [self.b]
+        ### END SOLUTION
 
 
 class Layer(Module):
@@ -40,11 +46,15 @@ class Layer(Module):
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def __call__(self, x):
+        ### BEGIN SOLUTION
         outs = [n(x) for n in self.neurons]
         return outs[0] if len(outs) == 1 else outs
+        ### END SOLUTION
 
     def parameters(self):
+        ### BEGIN SOLUTION
         return [p for neuron in self.neurons for p in neuron.parameters()]
+        ### END SOLUTION
 
 
 class MLP(Module):
@@ -56,12 +66,16 @@ class MLP(Module):
                        for i in range(len(nouts))]
 
     def __call__(self, x):
+        ### BEGIN SOLUTION
         for layer in self.layers:
             x = layer(x)
         return x
+        ### END SOLUTION
 
     def parameters(self):
+        ### BEGIN SOLUTION
         return [p for layer in self.layers for p in layer.parameters()]
+        ### END SOLUTION
 
 
 class DemoMLP(MLP):

@@ -82,6 +82,9 @@ def _same(a, b):
     return close(a, b, rel=1e-6, abs_tol=1e-9)
 
 
+NOT_AN_OBJECT = {'complex', 'NoneType', 'str', 'bool', 'list', 'tuple', 'dict', 'set', None}
+
+
 @dataclass
 class Row:
     """One node of an expression check: what it should be and what the student's code gave."""
@@ -108,21 +111,23 @@ def for_gradients(rows, output, seed=None, predicted=None, shares=None):
     if not wrong:
         return []
     if any(not isinstance(r.got, float) for r in rows):
-        return ['not-a-number']
+        # A grad that holds an object (a Value: .data was forgotten) has that diagnosis; a
+        # built-in that is not a float (a complex power of a negative number, None) names
+        # no cause: the table shows it.
+        kinds = {r.got.get('not_a_number') for r in rows if isinstance(r.got, dict)}
+        return [] if kinds & NOT_AN_OBJECT else ['not-a-number']
     found = []
     by_label = {r.label: r for r in rows}
     for diagnosis, values in (predicted or {}).items():
         if all(_same(by_label[label].got, v) for label, v in values.items()):
             found.append(diagnosis)
     scale = 1.0 if seed is None else seed
-    for r in wrong:
-        # A reused node that holds what exactly one of its uses sent: = instead of +=.
-        if any(_same(r.got, scale * part) for part in (shares or {}).get(r.label, [])):
-            found.append('overwrite')
+    if _overwritten(wrong, scale, shares or {}):
+        found.append('overwrite')
     if seed is None:
         if not _same(by_label[output].got, 1.0):
             found.append('seed')
-        if any(_same(r.got - r.want, 1.0) for r in wrong):
+        if _seeded_everywhere(rows, wrong, output):
             found.append('seed-everywhere')
     elif seed != 1.0 and all(_same(r.got, r.want / seed) for r in wrong):
         found.append('chain-rule')
@@ -139,6 +144,29 @@ def for_gradients(rows, output, seed=None, predicted=None, shares=None):
         elif r.got == 0.0 and r.want != 0:
             found.append('zero')
     return list(dict.fromkeys(found))
+
+
+def _overwritten(wrong, scale, shares):
+    """= instead of +=: the wrong node nearest the output (the first to go wrong, since its
+    users are right) is a reused node that holds exactly what one of its uses sent. A node
+    that lost a share for another reason (a statement missing) is ruled out by the nodes
+    used once: those nearest the output would be wrong too."""
+    if not wrong:
+        return False
+    first = max(wrong, key=lambda r: r.index)
+    if first.uses < 2:
+        return False
+    return any(_same(first.got, scale * part) for part in shares.get(first.label, []))
+
+
+def _seeded_everywhere(rows, wrong, output):
+    """Every node's grad started at 1.0: then every node but the output is off, each by at
+    least 1.0 more where the gradients are positive, and one nearest the output by exactly 1.0."""
+    others = [r for r in rows if r.label != output]
+    if not others or len(wrong) != len(others):
+        return False
+    first = max(wrong, key=lambda r: r.index)
+    return _same(first.got - first.want, 1.0)
 
 
 REFLECTED = re.compile(r"unsupported operand type\(s\) for (\*\*|[-+*/]): '(int|float)' and '\w+'")

@@ -5,6 +5,9 @@ student's Value, its gradients are computed by the student's code, and the judge
 every named node's data and grad with the oracle's.
 """
 
+import json
+import math
+
 from .. import diagnosis
 from ..oracle import Expression, close
 from .base import Failed, check, exception_message, observe, register, Check, show
@@ -40,6 +43,57 @@ def expression_check(checkpoint, name, title, exprs, by_hand=None, seed=1.0):
 
 
 def _probe_expression(mg, expr, by_hand, seed):
+    """The data and grad of every named node, as plain data.
+
+    When the student's `_prev` is a set, the order in which backward() meets a node's
+    children depends on where the Values sit in memory, and so may change from run to run.
+    The graph is then built twice more with each set replaced by a tuple of the same
+    children, sorted one way and then the other, so the verdict never depends on memory:
+    the first order is what is judged, and a second order that gives other numbers comes
+    back under 'set_orders'.
+    """
+    observed, has_sets = _probe_once(mg, expr, by_hand, seed, None)
+    if not has_sets:
+        return observed
+    first, _ = _probe_once(mg, expr, by_hand, seed, 0)
+    second, _ = _probe_once(mg, expr, by_hand, seed, 1)
+    if json.dumps(second, sort_keys=True) != json.dumps(first, sort_keys=True):
+        first = dict(first, set_orders=[second])
+    return first
+
+
+def _child_key(node):
+    """A sort key for a node that does not depend on its address."""
+    label = getattr(node, 'label', '')
+    data = getattr(node, 'data', None)
+    return (str(label) if isinstance(label, str) else '', repr(data), str(getattr(node, '_op', '')))
+
+
+def force_set_order(out, order):
+    """Replace every set-valued `_prev` of the graph of out by a tuple of its children in a
+    fixed order (0: sorted, 1: reversed); order None changes nothing. True when a set was found."""
+    seen, stack, found = set(), [out], False
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        prev = getattr(node, '_prev', ())
+        if isinstance(prev, (set, frozenset)):
+            found = True
+            if order is not None:
+                try:
+                    node._prev = tuple(sorted(prev, key=_child_key, reverse=order == 1))
+                except Exception:  # noqa: BLE001 - a _prev that cannot be replaced stays
+                    pass
+        try:
+            stack.extend(prev)
+        except TypeError:
+            pass
+    return found
+
+
+def _probe_once(mg, expr, by_hand, seed, order):
     nodes = {}
 
     def name(node, label):
@@ -47,9 +101,11 @@ def _probe_expression(mg, expr, by_hand, seed):
         nodes[label] = node
         return node
 
+    has_sets = False
     try:
         x = {label: name(mg.Value(v, label=label), label) for label, v in expr.inputs.items()}
         out = name(expr.build(x, name), expr.output)
+        has_sets = force_set_order(out, order)
         if by_hand is None:
             out.backward()
         else:
@@ -60,8 +116,14 @@ def _probe_expression(mg, expr, by_hand, seed):
         raise
     except BaseException as e:  # noqa: BLE001 - reported as data, with the expression's text
         kind, message = exception_message(e, mg.path)
-        return {'raised': message, 'kind': kind}
-    return {label: {'data': observe(n.data), 'grad': observe(n.grad)} for label, n in nodes.items()}
+        return {'raised': message, 'kind': kind}, has_sets
+    return ({label: {'data': observe(n.data), 'grad': observe(n.grad)}
+             for label, n in nodes.items()}, has_sets)
+
+
+SET_ORDER = ("The result depended on the order of a set: your _prev is a set, and a set's order "
+             "depends on where the Values happen to sit in memory, so it can change from run to "
+             "run. The grader walked the children of every node in two fixed orders")
 
 
 def _how(expr, by_hand, seed):
@@ -77,6 +139,9 @@ def _judge_expression(expr, obs, by_hand, seed, oracle_grads=None):
     The expected gradients are the oracle's central differences (and analytic values), or
     `oracle_grads` when given (PyTorch's).
     """
+    alternatives = obs.get('set_orders') if isinstance(obs, dict) else None
+    if alternatives:
+        return _judge_orders(expr, obs, alternatives, by_hand, seed, oracle_grads)
     how = _how(expr, by_hand, seed)
     if 'raised' in obs:
         raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'],
@@ -110,6 +175,24 @@ def _judge_expression(expr, obs, by_hand, seed, oracle_grads=None):
         found = diagnosis.for_gradients(rows, expr.output, None if by_hand is None else seed,
                                         predicted, expr.shares())
     return f"after {how}:\n" + '\n'.join(table), found
+
+
+def _judge_orders(expr, obs, alternatives, by_hand, seed, oracle_grads):
+    """The verdict when two orders of the children gave different numbers: wrong if either is."""
+    first = {k: v for k, v in obs.items() if k != 'set_orders'}
+    message, found = _judge_expression(expr, first, by_hand, seed, oracle_grads)
+    for alt in alternatives:
+        try:
+            alt_message, _ = _judge_expression(expr, alt, by_hand, seed, oracle_grads)
+        except Failed as f:
+            alt_message = str(f)
+        if message:
+            return (f"{message}\n{SET_ORDER}, and they gave different numbers (with the other "
+                    f"order, {alt_message.split(chr(10), 1)[0]} gave other grads)."), found
+        if alt_message:
+            return (f"{SET_ORDER}: with one order every grad is right, with the other:\n"
+                    f"{alt_message}"), []
+    return message, found
 
 
 # --------------------------------------------------------------------------------
@@ -200,6 +283,17 @@ DIAMOND_USERS = {'s': ['p', 'q'], 'p': ['out'], 'q': ['out'], 'out': []}
 @check('backward', 'topological', "backward() calls each node's _backward once, output first")
 def topological(mg):
     """Watch the _backward calls themselves, so this check does not depend on += (checkpoint reuse)."""
+    calls, has_sets = _recorded_calls(mg, DIAMOND.build, {'a': 0.7}, None)
+    if not has_sets:
+        return {'calls': calls}
+    first, _ = _recorded_calls(mg, DIAMOND.build, {'a': 0.7}, 0)
+    second, _ = _recorded_calls(mg, DIAMOND.build, {'a': 0.7}, 1)
+    return {'calls': first, 'set_orders': [second]}
+
+
+def _recorded_calls(mg, build, inputs, order):
+    """The labels of the nodes whose _backward out.backward() called, in order; and whether
+    the graph keeps its children in sets (then `order` fixes their order, see force_set_order)."""
     calls = []
     nodes = {}
 
@@ -207,12 +301,13 @@ def topological(mg):
         nodes[label] = node
         return node
 
-    x = {'a': mg.Value(0.7, label='a')}
-    name(DIAMOND.build(x, name), 'out')
+    x = {label: mg.Value(v, label=label) for label, v in inputs.items()}
+    out = name(build(x, name), 'out')
+    has_sets = force_set_order(out, order)
     for label, node in nodes.items():
         node._backward = _recording(node._backward, label, calls)
-    nodes['out'].backward()
-    return {'calls': calls}
+    out.backward()
+    return calls, has_sets
 
 
 def _recording(backward, label, calls):
@@ -224,6 +319,20 @@ def _recording(backward, label, calls):
 
 @topological.judge
 def _(obs):
+    for other in obs.get('set_orders', []):
+        try:
+            _judge_topological({'calls': other})
+        except Failed as f:
+            try:
+                _judge_topological(obs)
+            except Failed:
+                raise f from None
+            raise Failed(f"{SET_ORDER}: with one order the calls were right, with the other:\n"
+                         f"{f}") from None
+    _judge_topological(obs)
+
+
+def _judge_topological(obs):
     calls = obs['calls']
     how = (f"in the diamond {DIAMOND.text} (s is used by p and by q), out.backward() called "
            f"_backward of: {', '.join(calls) or 'none of them'}")
@@ -374,3 +483,180 @@ expression_check(
           lambda x, name: x['n'].tanh()),
      _one('e = (2*n).exp(); out = (e - 1) / (e + 1) with n = 0.8813735870195432',
           {'n': 0.8813735870195432}, _tanh_broken_up)])
+
+# --------------------------------------------------------------------------------
+# Each operation at and near its boundary inputs, where it is defined
+# --------------------------------------------------------------------------------
+
+expression_check(
+    'ops_backward', 'at_zero', "_backward of +, * and tanh where an input is 0",
+    [_one('out = n.tanh() with n = 0', {'n': 0.0}, lambda x, name: x['n'].tanh()),
+     _one('out = a * b with a = 0, b = -3', {'a': 0.0, 'b': -3.0}, lambda x, name: x['a'] * x['b']),
+     _one('out = a + b with a = 0, b = 0', {'a': 0.0, 'b': 0.0}, lambda x, name: x['a'] + x['b']),
+     _one('out = n.tanh() with n = -20', {'n': -20.0}, lambda x, name: x['n'].tanh())],
+    by_hand=['out'], seed=2.0)
+
+
+def _at(text, a, build, slope):
+    return Expression(f'{text} with a = {a:g}', {'a': a}, build, output='out',
+                      analytic={'a': slope, 'out': 1.0})
+
+
+expression_check(
+    'more_ops', 'boundaries', "_backward of exp, **, log and relu at and near their edges",
+    [_at('out = a.exp()', 0.0, lambda x, name: x['a'].exp(), 1.0),
+     _at('out = a.exp()', -30.0, lambda x, name: x['a'].exp(), math.exp(-30.0)),
+     _at('out = a ** 2', 0.0, lambda x, name: x['a'] ** 2, 0.0),
+     _at('out = a ** 3', 0.0, lambda x, name: x['a'] ** 3, 0.0),
+     _at('out = a ** 1', 0.0, lambda x, name: x['a'] ** 1, 1.0),
+     _at('out = a ** 0', 2.0, lambda x, name: x['a'] ** 0, 0.0),
+     _at('out = a ** 0.5', 1e-4, lambda x, name: x['a'] ** 0.5, 0.5 / 1e-2),
+     _at('out = a.log()', 1.0, lambda x, name: x['a'].log(), 1.0),
+     _at('out = a.relu()', 1e-9, lambda x, name: x['a'].relu(), 1.0),
+     _at('out = a.relu()', -1e-9, lambda x, name: x['a'].relu(), 0.0)],
+    by_hand=['out'], seed=2.0)
+
+# --------------------------------------------------------------------------------
+# backward(): the order of the _backward calls where it decides the result
+# --------------------------------------------------------------------------------
+
+
+def _uneven(first):
+    """b feeds c (deep) and the output itself (shallow): a breadth-first walk reaches b from
+    the output before c has sent b its share."""
+    def build(x, name):
+        b = name(x['a'] * 2.0, 'b')
+        c = name(b * 3.0, 'c')
+        d = name(c + 1.0, 'd')
+        return d + b if first == 'd' else b + d
+    return build
+
+
+UNEVEN = {'d + b': _uneven('d'), 'b + d': _uneven('b')}
+UNEVEN_TEXT = 'b = a * 2; c = b * 3; d = c + 1; out = {} with a = 0.5'
+UNEVEN_USERS = {'b': ['c', 'out'], 'c': ['d'], 'd': ['out'], 'out': []}
+
+
+@check('backward', 'uneven_depths',
+       "backward() on a node used both near the output and deep in the graph")
+def uneven_depths(mg):
+    runs = []
+    for form, build in UNEVEN.items():
+        calls, has_sets = _recorded_calls(mg, build, {'a': 0.5}, None)
+        if has_sets:  # both forms are one set: judge it in both fixed orders instead
+            for order in (0, 1):
+                runs.append({'form': form, 'calls': _recorded_calls(mg, build, {'a': 0.5}, order)[0],
+                             'set_order': order + 1})
+        else:
+            runs.append({'form': form, 'calls': calls})
+    return runs
+
+
+@uneven_depths.judge
+def _(obs):
+    for run in obs:
+        calls = run['calls']
+        how = (f"in {UNEVEN_TEXT.format(run['form'])} (b is used by c, deep in the graph, and by "
+               f"out itself), out.backward() called _backward of: {', '.join(calls) or 'none'}")
+        for label in UNEVEN_USERS:
+            n = calls.count(label)
+            if n != 1:
+                raise Failed(f"{how}.\n{label}._backward ran {n} times; it should run once.")
+        for label, users in UNEVEN_USERS.items():
+            late = [u for u in users if calls.index(u) > calls.index(label)]
+            if late:
+                note = (f"{SET_ORDER}; in order {run['set_order']} of the two:\n"
+                        if run.get('set_order') else '')
+                raise Failed(
+                    f"{note}{how}.\n{label}._backward ran before {late[0]}._backward, so {label} had "
+                    f"not yet received its gradient from {late[0]}. Walking the graph level by "
+                    f"level (breadth-first) is not enough: a node must come after every node "
+                    f"that uses it, which a topological order guarantees.", diagnoses=['order'])
+
+# --------------------------------------------------------------------------------
+# reuse, over several backward() calls: graphs that share their inputs
+# --------------------------------------------------------------------------------
+# The inputs (leaves) keep adding up gradients over backward() calls, as the lecture's
+# training loop relies on (it zeroes them itself before each backward()). Each graph here is
+# new: calling backward() twice on one graph gives different interior grads in the lecture's
+# engine and in PyTorch's semantics, and the course accepts both.
+
+SHARED_A, SHARED_B = 0.5, -1.5
+
+
+def _graph_grads(a, b):
+    """{graph: (d/da, d/db)}, exactly, at a, b."""
+    t = math.tanh(a + b)
+    return {'g1': (b + 1.0, a), 'g2': ((1 - t * t) * a + t, (1 - t * t) * a),
+            'g3': (2 * a, 3.0)}
+
+
+SHARED_STEPS = [
+    ('g1', 'g1 = a * b + a; g1.backward()'),
+    ('g2', 'g2 = (a + b).tanh() * a; g2.backward()'),
+    ('zero', 'a.grad = 0.0; b.grad = 0.0'),
+    ('g3', 'g3 = a * a + b * 3; g3.backward()'),
+    ('zero', 'a.grad = 0.0; b.grad = 0.0'),
+    ('g1', 'g1 = a * b + a again, a new graph; g1.backward()'),
+]
+
+
+@check('reuse', 'several_graphs',
+       "graphs that share inputs: grads add up over backward() calls until they are zeroed")
+def several_graphs(mg):
+    a, b = mg.Value(SHARED_A, label='a'), mg.Value(SHARED_B, label='b')
+    build = {'g1': lambda: a * b + a, 'g2': lambda: (a + b).tanh() * a, 'g3': lambda: a * a + b * 3}
+    seen = []
+    for step, _ in SHARED_STEPS:
+        if step == 'zero':
+            a.grad = 0.0
+            b.grad = 0.0
+        else:
+            build[step]().backward()
+        seen.append([observe(a.grad), observe(b.grad)])
+    return seen
+
+
+def shared_expected():
+    """The grads of a and b after each step of SHARED_STEPS."""
+    grads = _graph_grads(SHARED_A, SHARED_B)
+    now, out = [0.0, 0.0], []
+    for step, _ in SHARED_STEPS:
+        if step == 'zero':
+            now = [0.0, 0.0]
+        else:
+            now = [now[0] + grads[step][0], now[1] + grads[step][1]]
+        out.append(list(now))
+    return out
+
+
+@several_graphs.judge
+def _(obs):
+    want = shared_expected()
+    grads = _graph_grads(SHARED_A, SHARED_B)
+    lines, first_bad = [], None
+    for i, ((step, text), w, g) in enumerate(zip(SHARED_STEPS, want, obs)):
+        bad = not (close(g[0], w[0], rel=1e-6) and close(g[1], w[1], rel=1e-6))
+        if bad and first_bad is None:
+            first_bad = i
+        lines.append(f"  {text:<48} a.grad {show(w[0]):>10} {show(g[0]):>10}   "
+                     f"b.grad {show(w[1]):>10} {show(g[1]):>10}{'   <- wrong' if bad else ''}")
+    if first_bad is None:
+        return
+    table = [f"  {'with a = 0.5, b = -1.5, one after the other':<48} {'':6} {'wanted':>10} "
+             f"{'yours':>10}   {'':6} {'wanted':>10} {'yours':>10}"] + lines
+    step = SHARED_STEPS[first_bad][0]
+    got = obs[first_bad]
+    notes = []
+    if step != 'zero' and first_bad > 0 and SHARED_STEPS[first_bad - 1][0] != 'zero':
+        alone = grads[step]
+        if close(got[0], alone[0]) and close(got[1], alone[1]):
+            notes.append(f"after {step}.backward() the inputs hold {step}'s gradients alone: "
+                         f"what the earlier backward() had put in a.grad and b.grad was replaced, "
+                         f"not added to.")
+    if step != 'zero' and first_bad > 0 and SHARED_STEPS[first_bad - 1][0] == 'zero':
+        if all(close(g, w + before_w) for g, w, before_w in zip(got, want[first_bad], want[first_bad - 2])):
+            notes.append("the grads held before they were set to 0.0 came back: something "
+                         "outlived the earlier backward() call.")
+    raise Failed("a and b feed several graphs, each followed by its backward():\n"
+                 + '\n'.join(table) + ('\n' + '\n'.join(notes) if notes else ''))

@@ -177,6 +177,7 @@ def _(obs):
     preds = [oracle.mlp_forward(obs['weights'], x) for x in XS]
     unsquared = sum(p - y for p, y in zip(preds, YS))
     form = (diagnosis.matching([obs['loss']], {'loss-form': [unsquared]})
+            or diagnosis.matching([obs['loss']], {'loss-form': [-unsquared]})
             or diagnosis.matching([obs['loss']], {'loss-form': [want / len(XS)]}))
     _fail_rows("the loss, the sum over the 4 examples of (prediction - target)**2",
                [("mse_loss(model, xs, ys)", want, obs['loss'])], also=form)
@@ -392,3 +393,99 @@ def descent_probe(mg, spec):
 
 register_probe('network', network_probe)
 register_probe('descent', descent_probe)
+
+
+# --------------------------------------------------------------------------------
+# parameters(), used the way the lecture uses it
+# --------------------------------------------------------------------------------
+
+@check('parameters', 'like_the_lecture',
+       "parameters() as the lecture uses it: len(), iterated twice, called again and again")
+def like_the_lecture(mg):
+    random.seed(33)
+    model = mg.nn.MLP(*SIZES)
+    names = {id(p): name for name, p in structural_parameters(model)}
+    x = XS[0]
+    before = output_of(model(x))
+    ps = model.parameters()
+    kind = type(ps).__name__
+    try:
+        length = len(ps)
+    except TypeError:
+        length = None
+    first = [names.get(id(p), '?') for p in ps]
+    second = [names.get(id(p), '?') for p in ps]
+    calls = [[names.get(id(p), '?') for p in model.parameters()] for _ in range(3)]
+    sizes = [[len(n.w) for n in layer.neurons] for layer in model.layers]
+    return {'kind': kind, 'len': length, 'first': first, 'second': second, 'calls': calls,
+            'sizes': sizes, 'before': before, 'after': output_of(model(x)),
+            'expected': [name for name, _ in structural_parameters(model)]}
+
+
+@like_the_lecture.judge
+def _(obs):
+    want = obs['expected']
+    how = "ps = model.parameters() for MLP(3, [4, 4, 1])"
+    if obs['len'] is None:
+        raise Failed(f"{how}: len(ps) raised TypeError (ps is a {obs['kind']}). The lecture "
+                     f"calls len(model.parameters()) and loops over it more than once: return "
+                     f"a list.")
+    if obs['second'] != obs['first']:
+        raise Failed(f"{how}: the first `for p in ps` gave {len(obs['first'])} parameters, the "
+                     f"second {len(obs['second'])}. A {obs['kind']} that runs out cannot be "
+                     f"looped over twice: return a list.")
+    if obs['len'] != len(obs['first']):
+        raise Failed(f"{how}: len(ps) is {obs['len']} but looping over ps gives "
+                     f"{len(obs['first'])} parameters")
+    if obs['sizes'] != [[3] * 4, [4] * 4, [4]]:
+        raise Failed(f"after parameters() was called 4 times, the neurons' weight lists have "
+                     f"these lengths: {obs['sizes']} (they should be 3, 4 and 4): parameters() "
+                     f"changed the lists it was built from (self.w) instead of making a new one, "
+                     f"as self.w + [self.b] does.")
+    for i, got in enumerate([obs['first']] + obs['calls']):
+        if got != want:
+            diff = next((k for k, (w, g) in enumerate(zip(want, got)) if w != g),
+                        min(len(want), len(got)))
+            raise Failed(f"call {i + 1} of model.parameters() differs from the parameters "
+                         f"found through model.layers, .neurons, .w and .b: it has {len(got)} "
+                         f"items, and item {diff} is {got[diff] if diff < len(got) else 'missing'}"
+                         f" where {want[diff] if diff < len(want) else 'nothing'} was expected")
+    if not close(obs['after'], obs['before']):
+        raise Failed(f"calling parameters() changed the network's output for {XS[0]}: "
+                     f"{show(obs['before'])} before, {show(obs['after'])} after")
+
+
+# --------------------------------------------------------------------------------
+# training: gradients over several backward() calls, with and without zero_grad()
+# --------------------------------------------------------------------------------
+
+SPLIT = (XS[:2], YS[:2]), (XS[2:], YS[2:])
+
+
+@check('training', 'accumulate_and_zero',
+       "two loss.backward() in a row add up the grads; model.zero_grad() between them clears them")
+def accumulate_and_zero(mg):
+    random.seed(42)
+    model = mg.nn.MLP(*SIZES)
+    (xa, ya), (xb, yb) = SPLIT
+    _loss_and_grads(mg, model, xa, ya)
+    _, summed = _loss_and_grads(mg, model, xb, yb)
+    model.zero_grad()
+    _, alone = _loss_and_grads(mg, model, xb, yb)
+    return {'weights': weights_of(model), 'summed': summed, 'alone': alone}
+
+
+@accumulate_and_zero.judge
+def _(obs):
+    (xa, ya), (xb, yb) = SPLIT
+    ga = oracle.loss_gradient(obs['weights'], xa, ya)
+    gb = oracle.loss_gradient(obs['weights'], xb, yb)
+    rows = [(f"{name}.grad after the two backward() calls", a + b, g)
+            for (name, g), a, b in zip(obs['summed'], ga, gb)]
+    _fail_rows("mse_loss on the first two examples, .backward(); then mse_loss on the last two, "
+               ".backward(), without zero_grad() between: the grads add up",
+               rows, rel=1e-4, abs_tol=1e-6)
+    rows = [(f"{name}.grad", b, g) for (name, g), b in zip(obs['alone'], gb)]
+    _fail_rows("then model.zero_grad() and the last two examples' loss.backward() again: the "
+               "grads are those of that loss alone", rows,
+               {'no-zero-grad': [a + 2 * b for a, b in zip(ga, gb)]}, rel=1e-4, abs_tol=1e-6)

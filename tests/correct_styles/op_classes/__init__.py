@@ -1,0 +1,1 @@
+"""A correct implementation with an operation class per op (see engine.py)."""
