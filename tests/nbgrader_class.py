@@ -9,20 +9,20 @@ from mgcourse import isolated, nbgrade
 
 # The points of each notebook's test cells (see their nbgrader metadata).
 MAX_SCORES = {
-    '01_derivatives': 4, '02_value_and_graph': 1, '03_backprop_by_hand': 4, '04_backward': 20,
-    '05_more_ops_and_pytorch': 15, '06_mlp_and_training': 17, '07_challenge': 4,
+    '01_derivatives': 4, '02_value_and_graph': 1, '03_backprop_by_hand': 4, '04_backward': 25,
+    '05_more_ops_and_pytorch': 15, '06_mlp_and_training': 19, '07_challenge': 4,
 }
 TOTAL = sum(MAX_SCORES.values())
 ZERO = {name: 0 for name in MAX_SCORES}
 # What each sample submission scores, notebook by notebook (see nbgrade.SAMPLE_CLASS).
 # partial loses its slope self-check's point (a hidden test catches it), and on its check cells
-# what `mgcourse check` gives its package (= in __mul__, no zero_grad): reuse 5/6,
-# more_ops 10/14, loss 1/3, training 1/7; endless hands in the first notebook only (the others score
+# what `mgcourse check` gives its package (= in __mul__, no zero_grad): reuse 5/8,
+# more_ops 11/14, loss 1/3, training 1/8; endless hands in the first notebook only (the others score
 # 0) and loses the slope point too: slope is never defined. empty and hostile score nothing.
 EXPECTED = {
     'correct': MAX_SCORES,
-    'partial': {**MAX_SCORES, '01_derivatives': 3, '04_backward': 19,
-                '05_more_ops_and_pytorch': 11, '06_mlp_and_training': 9},
+    'partial': {**MAX_SCORES, '01_derivatives': 3, '04_backward': 22,
+                '05_more_ops_and_pytorch': 12, '06_mlp_and_training': 10},
     'endless': {**ZERO, '01_derivatives': 3},
     'empty': ZERO,
     'hostile': ZERO,

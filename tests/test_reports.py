@@ -68,7 +68,7 @@ def test_the_sample_gradebook_uses_the_catalogues_checks_and_diagnoses(sample):
         'more_ops.hidden_expressions', 'loss.hidden_network', 'training.hidden_descent']
     for c in hidden:
         assert c['lecture'] == catalogue.by_id()[c['checkpoint']].lecture
-    assert sum(c['points'] for c in sample['checks']) == 59
+    assert sum(c['points'] for c in sample['checks']) == 66
     assert sample['diagnoses'] == diagnosis.texts()
     ids = {c['id'] for c in sample['checks']}
     for name, rec in sample['students'].items():
@@ -79,7 +79,7 @@ def test_the_sample_gradebook_uses_the_catalogues_checks_and_diagnoses(sample):
         if rec['status'] == 'graded':
             assert rec['total'] == sum(r['points'] for r in rec['checks'].values()), name
     assert {n: r['total'] for n, r in sample['students'].items()} == {
-        'alice': 36, 'bob': 59, 'carol': 29, 'dave': 38, 'erin': 35, 'frank': 0}
+        'alice': 41, 'bob': 66, 'carol': 32, 'dave': 45, 'erin': 39, 'frank': 0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,20 +89,20 @@ def test_the_sample_gradebook_uses_the_catalogues_checks_and_diagnoses(sample):
 def test_markdown_feedback_gives_the_total_notes_and_every_check(sample):
     md = reports.feedback_markdown(sample, 'alice')
     assert md.startswith('# micrograd: feedback for alice\n')
-    assert 'Total: **36 / 59**' in md
+    assert 'Total: **41 / 66**' in md
     assert 'Hand-in: `alice.zip`' in md
     assert '- 2 files besides engine.py and nn.py were ignored: notes.txt, scratch.ipynb' in md
     for c in sample['checks']:
         assert f"| `{c['id']}` |" in md, c['id']
     reuse = section(md, '## reuse')
-    assert reuse.startswith('## reuse — A node used more than once (2 / 6)\n')
+    assert reuse.startswith('## reuse — A node used more than once (2 / 8)\n')
     assert 'Lecture: 01:22:28 fixing a backprop bug when one node is used multiple times' in reuse
     assert '| `reuse.a_plus_a` | b = a + a: a is used twice | 0 / 1 | failed: wrong values |' in reuse
     assert '| `reuse.a_times_a` | b = a \\* a: a is used twice | 1 / 1 | passed |' in reuse
-    assert '## ops\\_backward — The backward function of each operation (7 / 7)' in md
+    assert '## ops\\_backward — The backward function of each operation (8 / 8)' in md
     more_ops = section(md, '## more\\_ops')
     assert more_ops.startswith('## more\\_ops — More operations: exp, powers, division, and tanh broken up '
-                               '(9 / 17)\n')
+                               '(10 / 17)\n')
     assert ('| `more_ops.hidden_expressions` | hidden: random expressions drawn at grading time, against '
             'central differences (hidden check) | 0 / 3 | failed: wrong values |') in more_ops
 
@@ -143,7 +143,7 @@ def test_hidden_checks_are_marked_and_their_messages_shown(sample):
 
 def test_each_kind_of_failure_is_named(sample):
     carol = reports.feedback_markdown(sample, 'carol')
-    assert 'Total: **29 / 59**' in carol
+    assert 'Total: **32 / 66**' in carol
     assert ('| `training.converges` | training MLP(3, \\[4, 4, 1\\]) for 100 steps brings the loss '
             'below 0.01 | 0 / 2 | failed: raised an exception |') in carol
     assert ("Likely mistake: tanh's derivative is 1 - tanh(x)\\*\\*2: square the output t = tanh(x), "
@@ -158,7 +158,7 @@ def test_each_kind_of_failure_is_named(sample):
 
 def test_an_invalid_hand_in_says_so_and_lists_no_checks(sample):
     md = reports.feedback_markdown(sample, 'frank')
-    assert 'Total: **0 / 59**' in md
+    assert 'Total: **0 / 66**' in md
     assert 'This hand-in holds nothing that could be graded, so it scores 0.' in md
     assert '- frank.zip holds no engine.py or nn.py: it has only README.md and homework.pdf' in md
     assert '| check |' not in md
@@ -167,18 +167,18 @@ def test_an_invalid_hand_in_says_so_and_lists_no_checks(sample):
 def test_a_hand_in_the_grader_failed_on_scores_0_until_it_is_graded_again(book):
     book['students']['dave'] = {
         'student': 'dave', 'status': 'error', 'submission': '', 'fingerprint': '', 'seed': 731942085,
-        'total': 0.0, 'possible': 59, 'flags': ['grader-error'], 'checks': {},
+        'total': 0.0, 'possible': 66, 'flags': ['grader-error'], 'checks': {},
         'notes': ['the grader failed on this submission; it will be graded again on the next run: '
                   'OSError: [Errno 28] No space left on device'],
         'traceback': 'Traceback (most recent call last): ...'}
     md = reports.feedback_markdown(book, 'dave')
-    assert md == ('# micrograd: feedback for dave\n\nTotal: **0 / 59**\n\n'
+    assert md == ('# micrograd: feedback for dave\n\nTotal: **0 / 66**\n\n'
                   'Grading this hand-in did not finish; your instructor will look at it.\n\n## Notes\n\n'
                   '- the grader failed on this submission; it will be graded again on the next run: '
                   'OSError: \\[Errno 28\\] No space left on device\n')
     results = reports.gradescope_results(book, 'dave')
     assert reports.validate_gradescope(results) == []
-    assert results['score'] == 0.0 and len(results['tests']) == 40
+    assert results['score'] == 0.0 and len(results['tests']) == 46
     assert {t['output'] for t in results['tests']} == {'not graded: grading this hand-in did not finish'}
     assert 'Traceback' not in json.dumps(results) + md + reports.feedback_html(book, 'dave')
     rates = {r['id']: (r['passed'], r['of']) for r in reports.pass_rates(book)}
@@ -224,9 +224,9 @@ def test_html_feedback_holds_the_same_as_the_markdown(sample):
     page = reports.feedback_html(sample, 'alice')
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert '<title>micrograd: feedback for alice</title>' in page
-    assert '<p class="total">Total: <strong>36 / 59</strong></p>' in page
+    assert '<p class="total">Total: <strong>41 / 66</strong></p>' in page
     assert '<li>2 files besides engine.py and nn.py were ignored: notes.txt, scratch.ipynb</li>' in page
-    assert '<h2>reuse — A node used more than once (2 / 6)</h2>' in page
+    assert '<h2>reuse — A node used more than once (2 / 8)</h2>' in page
     assert ('<pre>after b = a + a with a = 3, then b.backward():\n'
             '            node          data   grad wanted    grad yours\n'
             '               a           3.0           2.0           1.0   &lt;- wrong\n') in page
@@ -288,13 +288,13 @@ def test_gradescope_results_follow_the_spec_and_add_up(sample):
         assert reports.validate_gradescope(results) == [], name
         assert json.loads(json.dumps(results)) == results
     results = reports.gradescope_results(sample, 'alice')
-    assert results['score'] == 36.0
+    assert results['score'] == 41.0
     assert results['execution_time'] == 4
     tests = results['tests']
-    assert len(tests) == 40
-    assert sum(t['score'] for t in tests) == 36.0
-    assert sum(t['max_score'] for t in tests) == 59.0
-    assert [t['number'] for t in tests[:6]] == ['1.1', '1.2', '1.3', '1.4', '1.5', '2.1']
+    assert len(tests) == 46
+    assert sum(t['score'] for t in tests) == 41.0
+    assert sum(t['max_score'] for t in tests) == 66.0
+    assert [t['number'] for t in tests[:7]] == ['1.1', '1.2', '1.3', '1.4', '1.5', '1.6', '2.1']
     assert results['test_output_format'] == 'text' and results['test_name_format'] == 'text'
     assert results['stdout_visibility'] == 'hidden'
     assert results['extra_data'] == {'status': 'graded', 'seed': 731942085,
@@ -320,18 +320,18 @@ def test_hidden_checks_wait_for_publication_and_the_total_with_them(sample):
         f"{c['id']}: {c['title']} (hidden check)" for c in sample['checks'] if c['hidden']]
     assert {t['visibility'] for t in hidden} == {'after_published'}
     assert [(t['number'], t['score'], t['max_score']) for t in hidden] == [
-        ('4.12', 0.0, 3.0), ('6.3', 0.0, 3.0), ('8.5', 0.0, 2.0)]
+        ('4.13', 0.0, 3.0), ('6.3', 0.0, 3.0), ('8.6', 0.0, 2.0)]
     assert "d = a + a; d.label = 'd'" in hidden[0]['output']
     # Gradescope hides the total while tests are held back; the output does not give it away
     assert results['output'] == (
-        'Public checks: 36 / 51\n'
+        'Public checks: 41 / 58\n'
         '3 hidden checks are shown when your instructor publishes the grades.\n'
         'Note: 2 files besides engine.py and nn.py were ignored: notes.txt, scratch.ipynb')
     never = reports.gradescope_results(sample, 'alice', hidden_visibility='hidden')
     assert {t['visibility'] for t in never['tests'] if 'hidden check' in t['name']} == {'hidden'}
     assert reports.validate_gradescope(never) == []
     shown = reports.gradescope_results(sample, 'alice', hidden_visibility='visible')
-    assert shown['output'].startswith('Total: 36 / 59\n')
+    assert shown['output'].startswith('Total: 41 / 66\n')
     with pytest.raises(ValueError):
         reports.gradescope_results(sample, 'alice', hidden_visibility='later')
 
@@ -344,10 +344,10 @@ def test_an_invalid_hand_in_scores_0_with_the_problem_in_the_output(book):
     assert reports.validate_gradescope(results) == []
     assert results['score'] == 0.0
     assert {t['score'] for t in results['tests']} == {0.0}
-    assert sum(t['max_score'] for t in results['tests']) == 59.0
+    assert sum(t['max_score'] for t in results['tests']) == 66.0
     assert results['output'] == (
         'This hand-in holds nothing that could be graded, so it scores 0.\n'
-        'Total: 0 / 59\n'
+        'Total: 0 / 66\n'
         'Note: frank.zip holds no engine.py or nn.py: it has only README.md and homework.pdf')
     assert results['tests'][0]['output'] == 'not graded: the submission holds nothing that could be graded'
 
@@ -364,7 +364,7 @@ def test_a_skipped_check_counts_for_nothing_everywhere(book):
     bob['checks']['more_ops.random_vs_torch'] = {
         'points': 0, 'possible': 0, 'passed': True, 'error': 'skipped',
         'message': 'PyTorch is not installed here', 'diagnoses': []}
-    bob['total'], bob['possible'] = 58.0, 58
+    bob['total'], bob['possible'] = 66.0, 66
     results = reports.gradescope_results(book, 'bob')
     assert reports.validate_gradescope(results) == []
     skipped = next(t for t in results['tests'] if t['name'].startswith('more_ops.random_vs_torch'))
@@ -462,9 +462,9 @@ def test_class_summary_writes_a_plot_and_a_page_that_states_the_rates(sample, tm
     assert '<td>2 of 5: alice, erin</td>' in text
     assert ('<tr><td>graded</td><td class="num">5</td><td>alice, bob, carol, dave, erin</td></tr>\n'
             '<tr><td>invalid</td><td class="num">1</td><td>frank</td></tr>') in text
-    assert ('5 graded submissions of 6; mean score 39.4 / 59, median 36, lowest 29, highest 59. '
+    assert ('5 graded submissions of 6; mean score 44.6 / 66, median 41, lowest 32, highest 66. '
             'Sandbox: bubblewrap.') in text
-    assert '<td><a href="feedback/bob.html">bob</a></td><td>graded</td><td class="num">59 / 59</td>' \
+    assert '<td><a href="feedback/bob.html">bob</a></td><td>graded</td><td class="num">66 / 66</td>' \
            '<td>imports-torch</td>' in text
     assert set(parse(text).tags) <= ALLOWED_TAGS
 
