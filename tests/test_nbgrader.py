@@ -196,8 +196,8 @@ def test_the_feedback_score_matches_its_lines_and_names_the_earlier_cause(course
     backward = page_text(feedback / '04_backward.html')
     assert 'passed  reuse.a_plus_a (1/1)' in backward
     assert 'FAILED  reuse.a_times_a (0/1)' in backward
-    assert 'checkpoint reuse: 1 of 5 checks failed, 5 of 6 points' in backward
-    assert re.search(r'Score:\s*5(\.0)?\s*/\s*6', backward), "the cell's score is its lines' sum"
+    assert 'checkpoint reuse: 2 of 6 checks failed, 5 of 8 points' in backward
+    assert re.search(r'Score:\s*5(\.0)?\s*/\s*8', backward), "the cell's score is its lines' sum"
     more = page_text(feedback / '05_more_ops_and_pytorch.html')
     assert 'fix reuse first' in more
     assert 'fix reuse first' not in backward, "reuse itself has nothing earlier to blame"
