@@ -137,17 +137,21 @@ def test_it_never_overwrites_a_package_with_work_of_its_own(tmp_path, monkeypatc
 
 
 def test_a_skeleton_left_behind_by_an_edit_of_the_solutions_is_regenerated(tmp_path):
+    # the skeleton of the last commit's solutions counts as generated, whatever the solutions
+    # are now
     package = tmp_path / 'package'
-    skeleton.write(package)
-    old = (package / 'train.py').read_text()
+    package.mkdir()
+    for path in paths.SOLUTIONS.glob('*.py'):
+        committed = skeleton._committed_solution(paths.SOLUTIONS, path.name)
+        (package / path.name).write_text(skeleton.render(committed, path.name))
+    assert skeleton.edited(package) == []
+    # outside git, only a file equal to the current skeleton counts as generated
     src = tmp_path / 'solutions'
     shutil.copytree(paths.SOLUTIONS, src)
+    skeleton.write(package, src, force=True)
     (src / 'train.py').write_text((src / 'train.py').read_text() + '\n# a new line\n')
-    # outside git, only a file equal to the current skeleton counts as generated
+    assert skeleton._committed_solution(src, 'train.py') is None
     assert skeleton.edited(package, src) == ['train.py']
-    # in this checkout, the skeleton of the committed solutions counts as generated too
-    assert skeleton.edited(package) == []
-    assert old == skeleton.render(skeleton._committed_solution(paths.SOLUTIONS, 'train.py'))
 
 
 def test_without_solutions_nothing_is_touched(tmp_path):
