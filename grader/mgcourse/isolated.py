@@ -37,6 +37,18 @@ POLL = 0.05  # seconds between two readings of the worker's CPU time
 _TICKS = os.sysconf('SC_CLK_TCK')
 
 
+def process_cpu_seconds(pid):
+    """The CPU time process pid has used (user and system, its own and its waited-for
+    children's), from /proc; None where that cannot be read."""
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            fields = f.read().rsplit(b')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command's name: state is field 3; utime, stime, cutime, cstime 14 to 17.
+    return sum(int(x) for x in fields[11:15]) / _TICKS
+
+
 def _renumbered(fd, low=100):
     """The same file as fd, at a descriptor numbered low or more; fd itself is closed."""
     new = fcntl.fcntl(fd, fcntl.F_DUPFD, low)
@@ -121,13 +133,7 @@ class Worker:
         if self.launched is not None:
             reader = getattr(self.launched, 'cpu_seconds', None)
             return reader() if reader is not None else None
-        try:
-            with open(f'/proc/{self.process.pid}/stat', 'rb') as f:
-                fields = f.read().rsplit(b')', 1)[1].split()
-        except (OSError, IndexError):
-            return None
-        # After the command's name: state is field 3; utime, stime, cutime, cstime 14 to 17.
-        return sum(int(x) for x in fields[11:15]) / _TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def _receive(self, timeout, wall=None):
         """The next reply; ProbeError('timeout') once the worker has spent `timeout` CPU
@@ -243,7 +249,7 @@ def _not_run(entry, step, where):
 
 
 def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall=None,
-        entries=None):
+        entries=None, launch=None):
     """Like battery.run, with the student's code in a worker process. on_result(result) is
     called after each check (for a progress bar). entries: the catalogue entries to run, in
     this order (by default those of `only`, in course order). cancelled(), when given, is
@@ -252,7 +258,7 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall
 
     A check that ran out of time blames the shared steps it needs that no check has come
     through yet; every later check that needs a blamed step is not run. A check stopped
-    only by the wall clock is run once more, alone, in a fresh worker."""
+    only by the wall clock is run once more, alone, in a fresh worker. launch: see Worker."""
     report = Report(Path(folder))
     worker = None
     through = set()   # ids of steps a check has come through in time
@@ -268,7 +274,7 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall
                 result = _not_run(entry, stuck[0], blamed[stuck[0].id])
             else:
                 if worker is None or not worker.alive:
-                    worker = Worker(folder, timeout, wall=wall)
+                    worker = Worker(folder, timeout, launch=launch, wall=wall)
                     worker.cancelled = cancelled
                 if worker.import_error is not None:
                     report.import_error = worker.import_error
@@ -280,7 +286,7 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall
                         break
                     if result.error == 'timeout' and worker.timed_out == 'wall':
                         worker.close()
-                        worker = Worker(folder, timeout, wall=wall)  # alone, on a fresh one
+                        worker = Worker(folder, timeout, launch=launch, wall=wall)  # alone, on a fresh one
                         worker.cancelled = cancelled
                         again = _run_one(entry, worker)
                         if worker.timed_out == 'cancelled':

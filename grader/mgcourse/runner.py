@@ -5,6 +5,10 @@ nothing but the number of hints already shown is ever stored.
 """
 
 import json
+import os
+import signal
+import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +66,17 @@ class Progress(Scored):
 
 
 def progress(folder=paths.SKELETON, only=None, on_result=None, torch=True, first=None,
-             on_first=None, cancelled=None):
+             on_first=None, cancelled=None, launch='fork'):
     """Run the checkpoints (all, or those in `only`) on the folder and say where the student is.
 
     torch=False leaves out the comparison with PyTorch (TORCH_CHECKS: reported as skipped).
     first: a checkpoint id whose checks run before the others; on_first(Progress) is then
     called with its result alone, as soon as it is known (watch shows it while the rest runs).
-    cancelled(): see isolated.run; a cancelled run returns None."""
+    cancelled(), launch: see isolated.run; a cancelled run returns None. By default the
+    worker is a fork of this process (where it can be), which answers sooner than a fresh
+    Python; launch=None starts a fresh one."""
+    if launch == 'fork':
+        launch = forked_launch if can_fork() else None
     skip = () if torch else TORCH_CHECKS
     entries = [e for e in battery.selected(only) if e.id not in skip]
     if first is not None:
@@ -83,7 +91,8 @@ def progress(folder=paths.SKELETON, only=None, on_result=None, torch=True, first
         if on_first and first_ids and {r.id for r in seen} == first_ids:
             on_first(_progress(folder, seen, None, {first}))
 
-    report = isolated.run(folder, entries=entries, on_result=result_in, cancelled=cancelled)
+    report = isolated.run(folder, entries=entries, on_result=result_in, cancelled=cancelled,
+                          launch=launch)
     if getattr(report, 'cancelled', False):
         return None
     for e in battery.selected(only):
@@ -124,14 +133,100 @@ def success_line(p):
     return what + (f"; run `mgcourse check` for all {len(catalogue.load())}." if left else ".")
 
 
+class _Forked:
+    """A worker started by forking this process, which has the course's library imported
+    already: it answers a second or so sooner than a fresh Python (watch uses it). The object
+    isolated.Worker expects of a launcher: .process (poll, wait, pid), kill(), cpu_seconds()."""
+
+    def __init__(self, argv, pass_fds):
+        from . import worker  # imported here, before the fork, so the child has it already
+        folder, request_fd, reply_fd = argv[-3], int(argv[-2]), int(argv[-1])
+        self.output = tempfile.TemporaryFile()
+        pid = os.fork()
+        if pid == 0:  # the child: nothing of the parent's threads runs here
+            code = 0
+            try:
+                os.chdir(folder)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(self.output.fileno(), 1)
+                os.dup2(self.output.fileno(), 2)
+                keep = {0, 1, 2, request_fd, reply_fd}
+                for fd in map(int, os.listdir('/proc/self/fd')):
+                    if fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                sys.stdin = open(0, 'r', closefd=False)
+                sys.stdout = open(1, 'w', closefd=False)
+                sys.stderr = open(2, 'w', closefd=False)
+                sys.path.insert(0, folder)  # as `python -m` run in the folder has it
+                with os.fdopen(request_fd, 'r') as requests, os.fdopen(reply_fd, 'w') as replies:
+                    worker.serve(folder, requests, replies)
+            except BaseException:  # noqa: BLE001 - the child never returns into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        self.process = _Child(pid)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    def wait(self):
+        return self.process.wait()
+
+    def cpu_seconds(self):
+        return isolated.process_cpu_seconds(self.process.pid)
+
+
+class _Child:
+    """The parts of subprocess.Popen that isolated.Worker uses, for a forked child."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self):
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def can_fork():
+    return hasattr(os, 'fork') and os.path.isdir('/proc/self/fd')
+
+
+def forked_launch(argv, pass_fds):
+    return _Forked(argv, pass_fds)
+
+
 class Watcher:
     """The runs of `mgcourse watch`: start() begins a run on the folder, cancelling the one
     under way (its worker is stopped, its results are dropped). A run shows the checkpoint
     that was current at the last run first, show(progress, True), then everything,
     show(progress, False)."""
 
-    def __init__(self, folder, show, **options):
+    def __init__(self, folder, show, fork=True, **options):
         self.folder, self.show, self.options = folder, show, options
+        if not fork:
+            self.options['launch'] = None
         self.current = None   # the current checkpoint of the last finished run
         self.runs = 0         # runs started
         self.finished = 0     # runs that showed their whole table
