@@ -83,6 +83,18 @@ if ! command -v bwrap >/dev/null 2>&1; then
         echo "Install it: 'sudo apt-get install bubblewrap' (Debian, Ubuntu)." >&2
     fi
 fi
+# The browser test opens the notebooks in JupyterLab in headless Chromium; it is skipped without it.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing chromium (the browser test's headless browser) with apt-get ..."
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+            { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+            echo "Could not install chromium; the browser test will be skipped." >&2
+    else
+        echo "chromium is missing: the browser test (notebooks in JupyterLab) will be skipped." >&2
+        echo "Install it: 'sudo apt-get install chromium' (Debian)." >&2
+    fi
+fi
 set +e
 # One test file per worker, a worker per core: each file's fixtures (a scratch nbgrader course,
 # a trained network) are built once, in the worker that runs the file.
