@@ -1,6 +1,6 @@
 """The notebooks as a student first sees them: JupyterLab in a real (headless) Chromium.
 
-The command the README gives (`mgcourse lab`) starts JupyterLab on exercises/, here on
+The command the README gives (`mgcourse lab`) starts JupyterLab on (a copy of) exercises/, on
 127.0.0.1, a free port, without a token, with Jupyter's folders fresh (so no notebook is
 trusted, as on a new clone); Chromium opens notebook 02 and the page it has drawn is read back
 (--dump-dom). The saved graph must be there as a picture, before any cell is run.
@@ -40,8 +40,10 @@ def free_port():
 def lab(tmp_path_factory):
     """The URL of a JupyterLab serving exercises/, started with the README's command."""
     home = tmp_path_factory.mktemp('jupyter')
+    # a copy: opening a notebook makes JupyterLab write .ipynb_checkpoints/ beside it
+    exercises = shutil.copytree(paths.ROOT / 'exercises', home / 'exercises')
     port = free_port()
-    cmd = cli.lab_command(paths.ROOT / 'exercises', port=port, browser=False) + [
+    cmd = cli.lab_command(exercises, port=port, browser=False) + [
         '--ip=127.0.0.1', '--IdentityProvider.token=', '--ServerApp.password=',
         f'--LabApp.workspaces_dir={home / "workspaces"}']
     if os.geteuid() == 0:
