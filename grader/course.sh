@@ -109,20 +109,26 @@ fi
 
 have_dot || { echo "The test suite renders graphs with the real dot program; install it first." >&2; exit 1; }
 
+# Install a Debian package the tests use, where its command is missing and apt-get can (root);
+# else say which tests are skipped without it: need COMMAND PACKAGE WHAT-IT-IS SKIPPED-TESTS
+need() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        begin "Installing $2 ($3) with apt-get"
+        local log="$venv/apt-$2.log"
+        { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" ||
+            { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2"; }; } > "$log" 2>&1 &
+        if wait_for $! "$log"; then took; else echo "Could not install $2 (see $log); $4 will be skipped." >&2; fi
+    else
+        echo "$2 ($1) is missing: $4 will be skipped." >&2
+        echo "Install it: 'sudo apt-get install $2' (Debian, Ubuntu)." >&2
+    fi
+}
 # The batch grader runs student code inside bubblewrap when it works here; the hostile-submission
 # tests that need the sandbox (network, reading the solutions) are skipped without it.
-if ! command -v bwrap >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        begin "Installing bubblewrap (the batch grader's sandbox) with apt-get"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
-            { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } ||
-            echo "Could not install bubblewrap; the sandbox tests will be skipped." >&2
-        took
-    else
-        echo "bubblewrap (bwrap) is missing: the batch grader's sandbox tests will be skipped." >&2
-        echo "Install it: 'sudo apt-get install bubblewrap' (Debian, Ubuntu)." >&2
-    fi
-fi
+need bwrap bubblewrap "the batch grader's sandbox" "the batch grader's sandbox tests"
+# The browser test opens the notebooks in JupyterLab in headless Chromium.
+need chromium chromium "the browser test's headless browser" "the browser test (notebooks in JupyterLab)"
 set +e
 # One test file per worker, a worker per core: each file's fixtures (a scratch nbgrader course,
 # a trained network) are built once, in the worker that runs the file.

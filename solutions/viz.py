@@ -1,5 +1,6 @@
 """Draw an expression graph with graphviz: a box per Value, a circle per operation."""
 
+import base64
 import shutil
 import sys
 
@@ -38,12 +39,21 @@ def _record_text(text):
 
 
 class Graph(graphviz.Digraph):
-    """A Digraph that, in a notebook, shows its source as text when `dot` is missing."""
+    """A Digraph that, in a notebook, shows its source as text when `dot` is missing.
+
+    Beside the SVG picture it gives a PNG of the same graph: JupyterLab shows no SVG of a
+    notebook it does not trust (a downloaded one, or any notebook just opened), but a PNG
+    always, so the graphs a saved notebook holds are visible before it is run again.
+    """
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         if shutil.which('dot') is None:
             return {'text/plain': DOT_MISSING + '\n\n' + self.source}
-        return super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        bundle = super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        wanted = (include is None or 'image/png' in include) and 'image/png' not in (exclude or ())
+        if 'image/svg+xml' in bundle and 'image/png' not in bundle and wanted:
+            bundle['image/png'] = base64.b64encode(self.pipe(format='png')).decode('ascii')
+        return bundle
 
 
 def draw_dot(root, format='svg', rankdir='LR'):

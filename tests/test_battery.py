@@ -98,7 +98,7 @@ def test_a_grad_left_as_a_value_is_reported_as_not_a_number(solutions_copy, edit
          "self.grad += other * out.grad")
     result = battery.run(solutions_copy, only={'ops_backward'}).results[1]
     assert result.id == 'ops_backward.mul' and not result.passed
-    assert '(a Value, not a number)' in result.message
+    assert '(returned a Value where a number was expected)' in result.message
 
 
 def test_an_import_error_fails_every_check_with_file_and_line(solutions_copy, edit):
@@ -127,3 +127,12 @@ def test_the_points_possible_do_not_depend_on_torch(solutions_report):
     skipped = [r for r in solutions_report.results if r.error == 'skipped']
     assert all(r.possible == 0 for r in skipped)
     assert solutions_report.possible == sum(e.points for e in ENTRIES)
+
+
+def test_a_plain_number_where_a_value_belongs_is_called_so():
+    from mgcourse.checks.base import show
+    assert show({'not_a_number': 'float', 'repr': '6.03'}) == (
+        '6.03 (returned a float where a Value was expected)')
+    assert show({'not_a_number': 'generator', 'repr': '<generator>'}) == (
+        '<generator> (returned a generator where a number was expected)')
+    assert show({'not_a_number': 'int', 'repr': '3'}).endswith('an int where a Value was expected)')

@@ -1,6 +1,8 @@
 """The runner's isolated mode: the student's code runs in a worker process that only reports
 observations; hangs and crashes cost the check they happen in, nothing more."""
 
+import re
+
 import pytest
 
 from mgcourse import battery, isolated, paths
@@ -23,7 +25,7 @@ def test_an_endless_loop_fails_only_its_check(solutions_copy, edit):
                            'more_ops.random_vs_torch'} - {
         r.id for r in report.results if r.error == 'skipped'}
     assert failed['more_ops.log'].error == 'timeout'
-    assert 'took longer than 2 s' in failed['more_ops.log'].message
+    assert 'computed for more than 2 s' in failed['more_ops.log'].message
     assert all(r.passed for r in report.results if r.id in ('more_ops.exp', 'more_ops.relu'))
 
 
@@ -55,3 +57,76 @@ def test_an_import_error_is_reported_once_per_check_with_file_and_line(solutions
     assert report.import_error.message.startswith('train.py, line ')
     assert all(r.error == 'import' for r in report.results)
     assert report.points == 0 and report.possible == battery.run(paths.SOLUTIONS).possible
+
+
+def _broken_at(folder, filename, pattern, body):
+    """Put body (a statement) first in the function whose def line matches pattern."""
+    path = folder / filename
+    out = []
+    for line in path.read_text().splitlines(keepends=True):
+        out.append(line)
+        if re.match(pattern, line):
+            out.append(re.match(r'\s*', line).group(0) + '    ' + body + '\n')
+    path.write_text(''.join(out))
+
+
+STEP_FUNCTIONS = {  # where each shared step of checkpoints.toml lives in the solutions
+    'backward': ('engine.py', r'\s+def backward\(self\):'),
+    'forward': ('nn.py', r'\s+def __call__\(self, x\):'),
+    'loss': ('train.py', r'def mse_loss\('),
+    'training': ('train.py', r'def train\('),
+}
+
+
+@pytest.mark.parametrize('step', sorted(STEP_FUNCTIONS))
+def test_a_step_is_needed_by_exactly_the_checks_the_catalogue_names(step, solutions_copy):
+    assert {s.id for s in isolated.steps()} == set(STEP_FUNCTIONS)
+    _broken_at(solutions_copy, *STEP_FUNCTIONS[step], "raise RuntimeError('this step is broken')")
+    failing = {r.id for r in battery.run(solutions_copy).results if not r.passed}
+    assert failing == {e.id for e in battery.selected()
+                       if step in {s.id for s in isolated.needs(e.id)}}
+
+
+def test_an_endless_loop_in_backward_costs_one_check(solutions_copy):
+    _broken_at(solutions_copy, *STEP_FUNCTIONS['backward'], "while True: pass")
+    report = isolated.run(solutions_copy, timeout=1)
+    by_id = {r.id: r for r in report.results}
+    assert by_id['backward.expression'].error == 'timeout'
+    assert 'computed for more than 1 s' in by_id['backward.expression'].message
+    not_run = [r for r in report.results if r.message.startswith('not run:')]
+    assert {r.id for r in not_run} == {e.id for e in battery.selected()
+                                       if 'backward' in {s.id for s in isolated.needs(e.id)}
+                                       } - {'backward.expression'}
+    assert all('\n' not in r.message and 'backward()' in r.message and r.points == 0
+               for r in not_run)
+    # the checks that need no backward() still run, and pass
+    assert all(by_id[i].passed for i in ('ops_backward.add', 'more_ops.exp', 'mlp.mlp',
+                                          'loss.value', 'parameters.count', 'training.zero_grad'))
+
+
+def test_the_limit_counts_cpu_time_not_the_clock(solutions_copy, edit):
+    # 1.5 s asleep: more than the 1 s CPU limit on the clock, but almost no CPU time.
+    edit(solutions_copy, 'engine.py', "    def backward(self):\n",
+         "    def backward(self):\n        import time; time.sleep(1.5)\n")
+    report = isolated.run(solutions_copy, only={'backward'}, timeout=1)
+    assert all(r.passed for r in report.results)
+
+
+def test_a_check_stopped_by_the_clock_alone_is_run_again_alone(solutions_copy, edit):
+    # The first call sleeps past the wall limit (a stall), the second, in a fresh worker, not.
+    marker = solutions_copy / 'stalled'
+    edit(solutions_copy, 'engine.py', "    def backward(self):\n", (
+        "    def backward(self):\n"
+        f"        import os, time\n"
+        f"        if not os.path.exists({str(marker)!r}):\n"
+        f"            open({str(marker)!r}, 'w').close(); time.sleep(30)\n"))
+    report = isolated.run(solutions_copy, only={'backward'}, timeout=0.5, wall=1.5)
+    first = report.results[0]
+    assert first.passed and 'stopped by the clock once' in first.message
+    assert all(r.passed for r in report.results)
+    # stopped by the clock twice: it fails, and says it was tried twice
+    edit(solutions_copy, 'engine.py', "if not os.path.exists", "if True or os.path.exists")
+    report = isolated.run(solutions_copy, only={'backward'}, timeout=0.5, wall=1.5)
+    first = report.results[0]
+    assert first.error == 'timeout' and 'on the clock' in first.message
+    assert 'run again alone' in first.message

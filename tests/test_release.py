@@ -121,3 +121,35 @@ def test_its_setup_script_says_the_test_suite_is_not_in_the_release(out):
     assert 'not part of this copy' in done.stderr
     assert 'bash grader/course.sh' in done.stderr
     assert not (out / '.venv').exists()  # said before installing anything
+
+
+def test_its_command_line_has_only_the_students_commands(out):
+    env = dict(os.environ, PYTHONPATH=str(out / 'grader'), COLUMNS='200')
+    code = ALONE + "from mgcourse.cli import main\nsys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, '-c', code, '--help'], cwd=out, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    commands = done.stdout.split('{', 1)[1].split('}', 1)[0].split(',')
+    assert commands == list(cli.STUDENT_COMMANDS) == ['check', 'hint', 'watch', 'lab']
+
+
+def test_no_command_of_the_release_touches_the_students_package(out, tmp_path):
+    student = tmp_path / 'student'
+    shutil.copytree(out, student, ignore=shutil.ignore_patterns('__pycache__'))
+    package = student / 'micrograd_skeleton'
+    shutil.copy(paths.SOLUTIONS / 'engine.py', package / 'engine.py')  # the student's work
+    before = {p.name: p.read_bytes() for p in package.iterdir()}
+    env = dict(os.environ, PYTHONPATH=str(student / 'grader'))
+    code = ALONE + "from mgcourse.cli import main\nsys.exit(main(sys.argv[1:]))"
+    for args in (['skeleton'], ['skeleton', '--force'], ['notebooks', '--execute'], ['release', 'x']):
+        done = subprocess.run([sys.executable, '-c', code, *args], cwd=student, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and 'not part of the student release' in done.stderr, args
+    # and the library itself refuses, before touching anything: the release has no solutions
+    done = subprocess.run([sys.executable, '-c', ALONE + (
+        "from mgcourse import skeleton\n"
+        "try:\n    skeleton.write(sys.argv[1], force=True)\n"
+        "except skeleton.SkeletonError as e:\n    print(e)\n"), str(package)],
+        cwd=student, env=env, capture_output=True, text=True, timeout=60)
+    assert 'no solutions' in done.stdout, done.stderr
+    assert {p.name: p.read_bytes() for p in package.iterdir()} == before

@@ -154,3 +154,77 @@ def read_until(lines, marker, limit=120):
         got.append(line)
         if marker in line:
             return ''.join(got)
+
+
+def test_a_save_during_a_run_cancels_it_and_starts_again(half_finished):
+    # The network is written, but its neurons stall: the run is still going when the
+    # student saves a fixed nn.py.
+    started = half_finished / 'started'
+    shutil.copy(paths.SOLUTIONS / 'nn.py', half_finished / 'nn.py')
+    text = (half_finished / 'nn.py').read_text()
+    stall = ("    def __call__(self, x):\n"
+             f"        import os, time; open({str(started)!r}, 'w').write(str(os.getpid()))\n"
+             "        time.sleep(60)\n")
+    assert text.count("    def __call__(self, x):\n") == 3
+    (half_finished / 'nn.py').write_text(text.replace("    def __call__(self, x):\n", stall, 1))
+    shown = []
+    watcher = runner.Watcher(half_finished, lambda p, first: shown.append((p, first)))
+    try:
+        watcher.start()
+        for _ in range(600):
+            if started.exists() and started.read_text():
+                break
+            threading.Event().wait(0.1)
+        stalled = int(started.read_text())
+        shutil.copy(paths.SOLUTIONS / 'nn.py', half_finished / 'nn.py')  # the student saves
+        watcher.start()
+        watcher.wait(120)
+    finally:
+        watcher.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(stalled, 0)  # the first run's worker is gone
+    assert watcher.runs == 2 and watcher.finished == 1
+    assert [first for _, first in shown] == [False]  # only the second run's table
+    p = shown[-1][0]
+    assert p.all_passed is False and p.current.checkpoint.id == 'loss'
+
+
+def test_watch_shows_the_current_checkpoint_first(half_finished):
+    shown = []
+    watcher = runner.Watcher(half_finished, lambda p, first: shown.append((p, first)))
+    watcher.start()
+    watcher.wait(120)
+    assert watcher.current == 'mlp'
+    shutil.copy(paths.SOLUTIONS / 'nn.py', half_finished / 'nn.py')
+    watcher.start()
+    watcher.wait(120)
+    assert [first for _, first in shown] == [False, True, False]
+    part = shown[1][0]
+    assert [s.checkpoint.id for s in part.states] == ['mlp'] and part.states[0].passed
+    assert shown[2][0].current.checkpoint.id == 'loss' and watcher.current == 'loss'
+
+
+def test_a_run_of_one_checkpoint_says_only_that_it_passes():
+    code, out = check('ops_backward', '--impl', str(paths.SOLUTIONS))
+    assert code == 0
+    assert 'Checkpoint ops_backward passes; run `mgcourse check` for all' in out
+    assert 'Every checkpoint' not in out
+
+
+def test_the_pytorch_comparison_runs_only_when_asked():
+    p = runner.progress(paths.SOLUTIONS, only={'more_ops'}, torch=False)
+    skipped = [r for r in p.results if r.error == 'skipped']
+    assert [r.id for r in skipped] == ['more_ops.random_vs_torch']
+    assert '--torch' in skipped[0].message and p.all_passed
+    p = runner.progress(paths.SOLUTIONS, only={'more_ops'}, torch=True)
+    assert next(r for r in p.results if r.id == 'more_ops.random_vs_torch').possible in (0, 1)
+    assert p.all_passed
+
+
+def test_long_lines_are_broken_between_words():
+    text = '    ' + ' '.join(['backpropagation'] * 12)
+    lines = runner.wrap(text, 50).splitlines()
+    assert all(len(line) <= 50 and line.startswith('    backprop') for line in lines)
+    assert runner.wrap(text, 50).split() == text.split()
+    code = '        ' + 'x' * 80  # code is left whole
+    assert runner.wrap(code, 50) == code

@@ -1,6 +1,7 @@
 """The skeleton is generated from the solutions, and says what to do."""
 
 import re
+import shutil
 
 import pytest
 
@@ -114,3 +115,62 @@ def test_a_stub_keeps_the_first_paragraph_of_the_explanation():
         "        # Each use sends a share.\n"
         "        raise NotImplementedError(\n"
         "            'checkpoint reuse (01:22:28 in the lecture): add the shares')\n")
+
+
+def test_it_never_overwrites_a_package_with_work_of_its_own(tmp_path, monkeypatch, capsys):
+    package = tmp_path / 'package'
+    skeleton.write(package)
+    (package / 'engine.py').write_text('# my finished engine\n')
+    (package / 'helpers.py').write_text('# my own module\n')
+    before = {p.name: p.read_text() for p in package.iterdir()}
+    with pytest.raises(skeleton.SkeletonError, match=r"engine\.py, helpers\.py: nothing was written"):
+        skeleton.write(package)
+    assert {p.name: p.read_text() for p in package.iterdir()} == before
+    # the command says why, exits 2, and leaves every file as it was
+    monkeypatch.setattr(paths, 'SKELETON', package)
+    assert cli.main(['skeleton']) == 2
+    assert '--force' in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in package.iterdir()} == before
+    # told to, it does
+    assert skeleton.write(package, force=True) == sorted(p.name for p in paths.SOLUTIONS.glob('*.py'))
+    assert skeleton.drift(package) == []
+
+
+def test_a_skeleton_left_behind_by_an_edit_of_the_solutions_is_regenerated(tmp_path):
+    # the skeleton of the last commit's solutions counts as generated, whatever the solutions
+    # are now
+    package = tmp_path / 'package'
+    package.mkdir()
+    for path in paths.SOLUTIONS.glob('*.py'):
+        committed = skeleton._committed_solution(paths.SOLUTIONS, path.name)
+        (package / path.name).write_text(skeleton.render(committed, path.name))
+    assert skeleton.edited(package) == []
+    # outside git, only a file equal to the current skeleton counts as generated
+    src = tmp_path / 'solutions'
+    shutil.copytree(paths.SOLUTIONS, src)
+    skeleton.write(package, src, force=True)
+    (src / 'train.py').write_text((src / 'train.py').read_text() + '\n# a new line\n')
+    assert skeleton._committed_solution(src, 'train.py') is None
+    assert skeleton.edited(package, src) == ['train.py']
+
+
+def test_without_solutions_nothing_is_touched(tmp_path):
+    package = tmp_path / 'package'
+    skeleton.write(package)
+    before = {p.name: p.read_text() for p in package.iterdir()}
+    with pytest.raises(skeleton.SkeletonError, match='no solutions in .* nothing was written'):
+        skeleton.write(package, src=tmp_path / 'nowhere', force=True)
+    assert {p.name: p.read_text() for p in package.iterdir()} == before
+
+
+def test_writes_are_atomic(tmp_path, monkeypatch):
+    target = tmp_path / 'engine.py'
+    target.write_text('the old text\n')
+
+    def broken(src, dst):
+        raise OSError('disk full')
+    monkeypatch.setattr(skeleton.os, 'replace', broken)
+    with pytest.raises(OSError):
+        skeleton.write_atomic(target, 'the new text\n')
+    assert target.read_text() == 'the old text\n'
+    assert [p.name for p in tmp_path.iterdir()] == ['engine.py']  # no temporary file left

@@ -1,10 +1,14 @@
 """The `mgcourse` command: a thin layer over the library.
 
-    mgcourse check [CHECKPOINT] [--impl PATH] [--json]
+    mgcourse check [CHECKPOINT] [--impl PATH] [--json] [--torch]
                                  where you are: the checkpoint table and what to do next
+                                 (--torch: with the comparison against PyTorch too)
     mgcourse hint [CHECKPOINT]   the next hint for the current (or the named) checkpoint
-    mgcourse watch               run `check` again whenever a file of your package is saved
-    mgcourse skeleton            regenerate micrograd_skeleton/ from solutions/
+    mgcourse watch [--torch]     run `check` again whenever a file of your package is saved
+                                 (a save during a run starts it again)
+    mgcourse lab                 the notebooks of exercises/ in JupyterLab
+    mgcourse skeleton [--force]  regenerate micrograd_skeleton/ from solutions/ (refused where
+                                 the package holds changes of its own, unless --force)
     mgcourse skeleton --check    exit 1 if the committed skeleton differs from the solutions
     mgcourse notebooks [--execute] [--check]
                                  regenerate exercises/ with nbgrader from the source notebooks
@@ -25,6 +29,8 @@
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,16 +49,16 @@ def _console():
 def cmd_check(args):
     only = {args.checkpoint} if args.checkpoint else None
     if args.json:
-        p = runner.progress(_folder(args), only)
+        p = runner.progress(_folder(args), only, torch=args.torch)
         print(json.dumps(runner.as_data(p), indent=1))
         return 0 if p.all_passed else 1
     console = _console()
-    p = _with_progress_bar(console, _folder(args), only)
+    p = _with_progress_bar(console, _folder(args), only, torch=args.torch)
     runner.render(p, console)
     return 0 if p.all_passed else 1
 
 
-def _with_progress_bar(console, folder, only):
+def _with_progress_bar(console, folder, only, **options):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from . import battery
@@ -60,7 +66,7 @@ def _with_progress_bar(console, folder, only):
     columns = (TextColumn('checking {task.description}'), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(str(folder), total=total)
-        return runner.progress(folder, only, on_result=lambda r: bar.advance(task))
+        return runner.progress(folder, only, on_result=lambda r: bar.advance(task), **options)
 
 
 def cmd_hint(args):
@@ -84,26 +90,49 @@ def cmd_watch(args):
     folder = _folder(args)
     console = _console()
 
-    def once():
+    def show(p, first):
         console.clear()
-        runner.render(_with_progress_bar(console, folder, None), console)
+        if first:
+            runner.render_current(p, console)
+        else:
+            runner.render(p, console)
+            console.print(f"\n[dim]Watching {folder} for saved changes; Ctrl-C to stop.[/]")
 
-    once()
-    waiting = False
+    watcher = runner.Watcher(folder, show, torch=args.torch)
+    watcher.start()
     try:
-        # An empty set of changes comes after 300 ms without any: the watcher is running then,
-        # so a save from now on is seen (and the line below is true).
-        for changes in watch(folder, watch_filter=PythonFilter(), debounce=200, step=50,
-                             yield_on_timeout=True, rust_timeout=300):
+        # A save during a run cancels it, and the run starts again on the saved code.
+        for changes in watch(folder, watch_filter=PythonFilter(), debounce=30, step=20,
+                             rust_timeout=0):
             if changes:
-                once()
-                waiting = False
-            elif not waiting:
-                console.print(f"\n[dim]Watching {folder} for saved changes; Ctrl-C to stop.[/]")
-                waiting = True
+                watcher.start()
     except KeyboardInterrupt:
         pass
+    finally:
+        watcher.stop()
     return 0
+
+
+def lab_command(folder=None, port=None, browser=True, root=None):
+    """The command line that opens the notebooks in JupyterLab: as root, Jupyter refuses to
+    start without --allow-root."""
+    folder = Path(folder or paths.ROOT / 'exercises')
+    cmd = [sys.executable, '-m', 'jupyterlab', f'--notebook-dir={folder}']
+    if port is not None:
+        cmd.append(f'--port={port}')
+    if not browser:
+        cmd.append('--no-browser')
+    if (os.geteuid() == 0) if root is None else root:
+        cmd.append('--allow-root')
+    return cmd
+
+
+def cmd_lab(args):
+    cmd = lab_command(port=args.port, browser=not args.no_browser)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
 
 
 def cmd_skeleton(args):
@@ -115,7 +144,7 @@ def cmd_skeleton(args):
             return 1
         print("micrograd_skeleton/ matches solutions/.")
         return 0
-    names = skeleton.write()
+    names = skeleton.write(paths.SKELETON, force=args.force)
     print(f"wrote {len(names)} files to {paths.SKELETON}: {', '.join(names)}")
     from . import nbgrade
     nbgrade.sync_package()  # the nbgrader assignment hands out the same skeleton
@@ -124,6 +153,11 @@ def cmd_skeleton(args):
 
 def cmd_notebooks(args):
     from . import nbgrade, notebooks
+    missing = [str(p) for p in (notebooks.SOURCE, paths.SOLUTIONS) if not p.is_dir()]
+    if missing:  # said before anything is touched
+        print(f"mgcourse notebooks: {' and '.join(missing)} not found: the notebooks are made "
+              "from them, in the instructor's copy of the course", file=sys.stderr)
+        return 2
     if args.check:
         stale = nbgrade.package_drift() + nbgrade.drift()
         if stale:
@@ -241,7 +275,20 @@ def cmd_sample_class(args):
     return 0
 
 
-def parser():
+# The commands of the student release; the others are the instructor's (and their modules
+# are left out of the release, see release.py).
+STUDENT_COMMANDS = ('check', 'hint', 'watch', 'lab')
+
+
+def is_release():
+    """Whether this is the student release's library (it has no release.py, among others)."""
+    return not (Path(__file__).parent / 'release.py').is_file()
+
+
+def parser(student_only=None):
+    """The command line; in the student release (or with student_only) only its commands."""
+    if student_only is None:
+        student_only = is_release()
     p = argparse.ArgumentParser(prog='mgcourse', description="The micrograd course's tools.")
     sub = p.add_subparsers(dest='command', required=True)
     ids = [cp.id for cp in catalogue.load()]
@@ -250,6 +297,8 @@ def parser():
     c.add_argument('checkpoint', nargs='?', choices=ids, help='run this checkpoint alone')
     c.add_argument('--impl', metavar='PATH', help='the package folder (default: micrograd_skeleton/)')
     c.add_argument('--json', action='store_true', help='print the same as data')
+    c.add_argument('--torch', action='store_true',
+                   help="also compare your gradients with PyTorch's (a few seconds more)")
     c.set_defaults(func=cmd_check)
 
     h = sub.add_parser('hint', help='the next hint for the current (or the named) checkpoint')
@@ -259,10 +308,24 @@ def parser():
 
     w = sub.add_parser('watch', help='run check again whenever a file of the package is saved')
     w.add_argument('--impl', metavar='PATH', help='the package folder (default: micrograd_skeleton/)')
+    w.add_argument('--torch', action='store_true',
+                   help="also compare your gradients with PyTorch's (a few seconds more)")
     w.set_defaults(func=cmd_watch)
+    lab = sub.add_parser('lab', help='open the notebooks of exercises/ in JupyterLab')
+    lab.add_argument('--port', type=int, default=None, help='the port (default: a free one)')
+    lab.add_argument('--no-browser', action='store_true', help='do not open a web browser')
+    lab.set_defaults(func=cmd_lab)
+    if not student_only:
+        _instructor_commands(sub)
+    return p
+
+
+def _instructor_commands(sub):
     s = sub.add_parser('skeleton', help='generate micrograd_skeleton/ from solutions/')
     s.add_argument('--check', action='store_true',
                    help='only compare: exit 1 when the skeleton is out of date')
+    s.add_argument('--force', action='store_true',
+                   help='overwrite the package even where it holds changes of its own')
     s.set_defaults(func=cmd_skeleton)
 
     n = sub.add_parser('notebooks', help='generate exercises/ from the source notebooks')
@@ -335,10 +398,14 @@ def parser():
     sc = sub.add_parser('sample-class', help='write a sample class of hand-ins to try `grade` on')
     sc.add_argument('out', metavar='DIR')
     sc.set_defaults(func=cmd_sample_class)
-    return p
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if is_release() and argv and not argv[0].startswith('-') and argv[0] not in STUDENT_COMMANDS:
+        print(f"mgcourse {argv[0]}: this command is for instructors; it is not part of the "
+              f"student release (its commands: {', '.join(STUDENT_COMMANDS)})", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -56,9 +56,14 @@ def load(path):
     package.__file__ = str(path / '__init__.py')
     sys.modules[alias] = package
     modules = {}
+    # While the folder loads, its modules also answer to their bare names, so `from engine
+    # import Value` in nn.py (as in a folder run as a script) gets the same Value class as
+    # `from .engine import Value`, in every front-end alike (nothing else is put on sys.path).
+    bare = {name: sys.modules.get(name) for name in MODULES}
     try:
         for name in MODULES:
             modules[name] = importlib.import_module(f'{alias}.{name}')
+            sys.modules[name] = modules[name]
     except SyntaxError as e:
         raise ImplError(f"{Path(e.filename or '?').name}, line {e.lineno}: SyntaxError: {e.msg}",
                         e.filename, e.lineno) from e
@@ -69,6 +74,12 @@ def load(path):
         where = f"{Path(filename).name}, line {lineno}: " if filename else ''
         raise ImplError(f"{where}importing the package raised {type(e).__name__}: {e}",
                         filename, lineno) from e
+    finally:
+        for name, module in bare.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
     return Impl(path, package, modules['engine'], modules['nn'], modules['train'])
 
 

@@ -4,6 +4,13 @@ The worker (worker.py) imports the student's package and runs probes on request;
 process sends the requests, reads the plain data that comes back, and runs the judges.
 A probe that takes longer than the time limit, or a worker that dies (an endless loop, a
 crash, os._exit), fails that one check with a clear message; a fresh worker takes the next.
+
+The limit counts the CPU time the worker spends on a probe (TIMEOUT), so a busy machine
+does not make correct code lose points; a wall-clock limit far above it (WALL_FACTOR times)
+catches code that sleeps or waits. A check stopped only by the wall clock is run once more,
+alone, in a fresh worker before it costs anything. Once a shared step (backward(), the
+forward pass, training: the [[step]]s of checkpoints.toml) has run out of time, the checks
+that need it are reported at once as not run, and why, instead of each waiting for it again.
 """
 
 import fcntl
@@ -15,14 +22,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from . import battery, checks, paths
+from . import battery, catalogue, checks, paths
 from .battery import Report
-from .checks.base import ProbeError, run_check
+from .checks.base import ProbeError, Result, run_check
 from .impl import ImplError
 
-TIMEOUT = 30.0  # seconds for one probe (a driven check sends many; each has this limit)
+TIMEOUT = 10.0  # CPU seconds for one probe (a driven check sends many; each has this limit)
+WALL_FACTOR = 10  # the wall-clock limit of a probe, as a multiple of its CPU limit
+POLL = 0.05  # seconds between two readings of the worker's CPU time
+_TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def process_cpu_seconds(pid):
+    """The CPU time process pid has used (user and system, its own and its waited-for
+    children's), from /proc; None where that cannot be read."""
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            fields = f.read().rsplit(b')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command's name: state is field 3; utime, stime, cutime, cstime 14 to 17.
+    return sum(int(x) for x in fields[11:15]) / _TICKS
 
 
 def _renumbered(fd, low=100):
@@ -35,12 +59,19 @@ def _renumbered(fd, low=100):
 class Worker:
     """One worker process for one implementation folder."""
 
-    def __init__(self, folder, timeout=TIMEOUT, launch=None):
+    def __init__(self, folder, timeout=TIMEOUT, launch=None, wall=None):
         """launch(argv, pass_fds) starts the worker somewhere else (the batch grader's
         sandbox) and returns an object with .process, .kill() and .output(); by default it
-        is a plain child process."""
+        is a plain child process.
+
+        timeout is a probe's limit in CPU seconds, wall its limit on the clock (by default
+        WALL_FACTOR times timeout). Where the worker's CPU time cannot be read (a launcher
+        without a cpu_seconds() of its own), timeout is a limit on the clock, as wall is."""
         self.folder = Path(folder).resolve()
         self.timeout = timeout
+        self.wall = wall if wall is not None else timeout * WALL_FACTOR
+        self.timed_out = None  # 'cpu', 'wall' or 'clock' once a probe ran out of time
+        self.cancelled = None  # a callable: when it returns True, the probe waited for is given up
         request_read, self._request = os.pipe()
         self._reply, reply_write = os.pipe()
         # The worker's two descriptors are numbered from 100 up, so its command line has the
@@ -67,7 +98,7 @@ class Worker:
         self._buffer = b''
         self.ended = None
         self.modules = set()  # modules of note the student's code imported (torch)
-        first = self._receive(max(self.timeout, 60.0))
+        first = self._receive(max(self.timeout, 60.0), max(self.wall, 60.0))
         self.import_error = None
         if 'import_error' in first:
             e = first['import_error']
@@ -95,22 +126,59 @@ class Worker:
             raise ProbeError(*reply['error'])
         return reply['observed']
 
-    def _receive(self, timeout):
-        deadline = time.monotonic() + timeout
+    def cpu_seconds(self):
+        """The CPU time the worker process has used so far (user and system, its own and its
+        waited-for children's), or None when it cannot be read. A launcher may supply its own
+        (launched.cpu_seconds()), say for a worker inside a sandbox."""
+        if self.launched is not None:
+            reader = getattr(self.launched, 'cpu_seconds', None)
+            return reader() if reader is not None else None
+        return process_cpu_seconds(self.process.pid)
+
+    def _receive(self, timeout, wall=None):
+        """The next reply; ProbeError('timeout') once the worker has spent `timeout` CPU
+        seconds on it, or `wall` seconds have passed on the clock."""
+        wall = self.wall if wall is None else wall
+        start = time.monotonic()
+        cpu_start = self.cpu_seconds()
+        if cpu_start is None:  # no CPU clock to read: the CPU limit is kept on the wall clock
+            wall = timeout
         with selectors.DefaultSelector() as sel:
             sel.register(self._reply, selectors.EVENT_READ)
             while b'\n' not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    self.close()
-                    self._end('timeout', f"your code took longer than {timeout:g} s and was "
-                              "stopped: an endless loop, or a graph far too large?")
+                left = start + wall - time.monotonic()
+                if left <= 0:
+                    self._stop('wall' if cpu_start is not None else 'clock', timeout, wall)
+                polled = cpu_start is not None or self.cancelled is not None
+                if not sel.select(min(left, POLL) if polled else left):
+                    if self.cancelled is not None and self.cancelled():
+                        self.close()
+                        self.timed_out = 'cancelled'
+                        self._end('cancelled', "the run was cancelled")
+                    if cpu_start is not None:
+                        used = self.cpu_seconds()
+                        if used is not None and used - cpu_start > timeout:
+                            self._stop('cpu', timeout, wall)
+                    continue
                 chunk = os.read(self._reply, 1 << 16)
                 if not chunk:
                     self._end('crash', self._death())
                 self._buffer += chunk
         line, self._buffer = self._buffer.split(b'\n', 1)
         return json.loads(line)
+
+    def _stop(self, how, timeout, wall):
+        self.close()
+        self.timed_out = how
+        if how == 'cpu':
+            self._end('timeout', f"your code computed for more than {timeout:g} s and was "
+                      "stopped: an endless loop, or a graph far too large?")
+        if how == 'clock':
+            self._end('timeout', f"your code took longer than {wall:g} s and was stopped: an "
+                      "endless loop, or a graph far too large?")
+        self._end('timeout', f"your code took longer than {wall:g} s on the clock (while "
+                  f"computing for less than {timeout:g} s) and was stopped: is it waiting "
+                  "for something, or sleeping?")
 
     def _end(self, kind, message):
         self.ended = ProbeError(kind, message)
@@ -150,21 +218,91 @@ class Worker:
         self._request = self._reply = -1
 
 
-def run(folder, only=None, timeout=TIMEOUT, on_result=None):
+@dataclass(frozen=True)
+class Step:
+    """A step of the student's code that many checks go through (checkpoints.toml's [[step]])."""
+    id: str
+    what: str       # as the student knows it: 'backward()'
+    checks: tuple   # the ids of the checks that run it: checkpoint ids or checkpoint.check
+
+    def needed_by(self, check_id):
+        return any(check_id == c or check_id.startswith(c + '.') for c in self.checks)
+
+
+@lru_cache(maxsize=None)
+def steps(path=paths.CATALOGUE):
+    with open(path, 'rb') as f:
+        raw = catalogue.tomllib.load(f)
+    return tuple(Step(s['id'], s['what'], tuple(s['checks'])) for s in raw.get('step', ()))
+
+
+def needs(check_id):
+    """The shared steps a check goes through."""
+    return [s for s in steps() if s.needed_by(check_id)]
+
+
+def _not_run(entry, step, where):
+    c = checks.REGISTRY[entry.id]
+    return Result(c.id, c.checkpoint, c.name, c.title, 0, entry.points, False,
+                  f"not run: {step.what} ran out of time in {where}, and this check needs it "
+                  "too (fix that first)", 'timeout')
+
+
+def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall=None,
+        entries=None, launch=None):
     """Like battery.run, with the student's code in a worker process. on_result(result) is
-    called after each check (for a progress bar)."""
+    called after each check (for a progress bar). entries: the catalogue entries to run, in
+    this order (by default those of `only`, in course order). cancelled(), when given, is
+    asked before each check and while a probe runs; once it says True the run stops, and the
+    report (with .cancelled True) has the checks finished so far.
+
+    A check that ran out of time blames the shared steps it needs that no check has come
+    through yet; every later check that needs a blamed step is not run. A check stopped
+    only by the wall clock is run once more, alone, in a fresh worker. launch: see Worker."""
     report = Report(Path(folder))
     worker = None
+    through = set()   # ids of steps a check has come through in time
+    blamed = {}       # step id -> the check in which it ran out of time
+    report.cancelled = False
     try:
-        for entry in battery.selected(only):
-            if worker is None or not worker.alive:
-                worker = Worker(folder, timeout)
-            if worker.import_error is not None:
-                report.import_error = worker.import_error
-                result = battery.import_failure(entry, worker.import_error)
+        for entry in (battery.selected(only) if entries is None else entries):
+            if cancelled is not None and cancelled():
+                report.cancelled = True
+                break
+            stuck = [s for s in needs(entry.id) if s.id in blamed]
+            if stuck:
+                result = _not_run(entry, stuck[0], blamed[stuck[0].id])
             else:
-                c = checks.REGISTRY[entry.id]
-                result = run_check(c, entry.points, lambda inputs, c=c: worker.probe(c.id, inputs))
+                if worker is None or not worker.alive:
+                    worker = Worker(folder, timeout, launch=launch, wall=wall)
+                    worker.cancelled = cancelled
+                if worker.import_error is not None:
+                    report.import_error = worker.import_error
+                    result = battery.import_failure(entry, worker.import_error)
+                else:
+                    result = _run_one(entry, worker)
+                    if worker.timed_out == 'cancelled':
+                        report.cancelled = True
+                        break
+                    if result.error == 'timeout' and worker.timed_out == 'wall':
+                        worker.close()
+                        worker = Worker(folder, timeout, launch=launch, wall=wall)  # alone, on a fresh one
+                        worker.cancelled = cancelled
+                        again = _run_one(entry, worker)
+                        if worker.timed_out == 'cancelled':
+                            report.cancelled = True
+                            break
+                        note = ("it was stopped by the clock once (a busy machine?) and "
+                                "run again alone")
+                        again.message = (f"{again.message}\n({note})" if again.message
+                                         else f"passed ({note})")
+                        result = again
+                    if result.error == 'timeout':
+                        for s in needs(entry.id):
+                            if s.id not in through:
+                                blamed[s.id] = entry.id
+                    else:
+                        through.update(s.id for s in needs(entry.id))
             report.results.append(result)
             if on_result:
                 on_result(result)
@@ -172,3 +310,8 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None):
         if worker is not None:
             worker.close()
     return report
+
+
+def _run_one(entry, worker):
+    c = checks.REGISTRY[entry.id]
+    return run_check(c, entry.points, lambda inputs: worker.probe(c.id, inputs))

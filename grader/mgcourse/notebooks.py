@@ -219,11 +219,16 @@ def stabilise(nb):
 
 def execute_sources(src=SOURCE, impl=paths.SOLUTIONS, workers=2, timeout=600):
     """Re-run every source notebook against the reference and save it with its outputs.
-    Returns {name: seconds it took}."""
+    Returns {name: seconds it took}. Where either folder is missing (the student release has
+    neither) it raises FileNotFoundError before anything is run or written."""
+    for folder in (Path(src), Path(impl)):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} not found: the notebooks are made from it")
+
     def run(path):
         start = time.perf_counter()
         nb = stabilise(execute(path, impl, timeout=timeout))
-        path.write_text(_text(nb), encoding='utf-8')
+        skeleton.write_atomic(path, _text(nb))
         return path.name, time.perf_counter() - start
 
     with ThreadPoolExecutor(workers) as pool:

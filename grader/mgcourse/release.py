@@ -47,7 +47,7 @@ mgcourse check CHECKPOINT    # one checkpoint alone
 mgcourse hint                # the next hint for the current checkpoint
 mgcourse watch               # check again every time you save a file of your package
 pytest                       # the same checks as plain pytest, ending with your score
-jupyter lab exercises/       # the notebooks that walk through the lecture
+mgcourse lab                 # the notebooks that walk through the lecture, in JupyterLab
 ```
 
 ## What you write

@@ -5,13 +5,25 @@ nothing but the number of hints already shown is ever stored.
 """
 
 import json
+import os
+import signal
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import catalogue, isolated, paths
+from . import battery, catalogue, checks, isolated, paths
 from .battery import Scored
+from .checks.base import Result
 
 HINTS_SEEN = paths.ROOT / '.mgcourse' / 'hints.json'
+
+# Checks that compare with PyTorch: importing torch alone takes seconds, so `mgcourse check`
+# runs them only when asked (--torch); pytest and the graders always run them.
+TORCH_CHECKS = ('more_ops.random_vs_torch',)
+TORCH_SKIPPED = ("compared with PyTorch only when asked: `mgcourse check --torch` (it takes a "
+                 "few seconds more; pytest and the graders always run it)")
 
 
 @dataclass
@@ -34,6 +46,7 @@ class Progress(Scored):
     folder: Path
     states: list = field(default_factory=list)
     import_error: object = None
+    only: set = None  # the checkpoints that were run, when not all of them
 
     @property
     def results(self):
@@ -52,10 +65,50 @@ class Progress(Scored):
         return self.import_error is None and all(s.passed for s in self.states)
 
 
-def progress(folder=paths.SKELETON, only=None, on_result=None):
-    """Run the checkpoints (all, or those in `only`) on the folder and say where the student is."""
-    report = isolated.run(folder, only=only, on_result=on_result)
-    by_cp = report.by_checkpoint()
+def progress(folder=paths.SKELETON, only=None, on_result=None, torch=True, first=None,
+             on_first=None, cancelled=None, launch='fork'):
+    """Run the checkpoints (all, or those in `only`) on the folder and say where the student is.
+
+    torch=False leaves out the comparison with PyTorch (TORCH_CHECKS: reported as skipped).
+    first: a checkpoint id whose checks run before the others; on_first(Progress) is then
+    called with its result alone, as soon as it is known (watch shows it while the rest runs).
+    cancelled(), launch: see isolated.run; a cancelled run returns None. By default the
+    worker is a fork of this process (where it can be), which answers sooner than a fresh
+    Python; launch=None starts a fresh one."""
+    if launch == 'fork':
+        launch = forked_launch if can_fork() else None
+    skip = () if torch else TORCH_CHECKS
+    entries = [e for e in battery.selected(only) if e.id not in skip]
+    if first is not None:
+        entries.sort(key=lambda e: e.checkpoint != first)  # stable: course order otherwise
+    first_ids = {e.id for e in entries if e.checkpoint == first}
+    seen = []
+
+    def result_in(result):
+        seen.append(result)
+        if on_result:
+            on_result(result)
+        if on_first and first_ids and {r.id for r in seen} == first_ids:
+            on_first(_progress(folder, seen, None, {first}))
+
+    report = isolated.run(folder, entries=entries, on_result=result_in, cancelled=cancelled,
+                          launch=launch)
+    if getattr(report, 'cancelled', False):
+        return None
+    for e in battery.selected(only):
+        if e.id in skip:
+            c = checks.REGISTRY[e.id]
+            report.results.append(Result(c.id, c.checkpoint, c.name, c.title, 0, 0, True,
+                                         TORCH_SKIPPED, 'skipped'))
+    order = {e.id: i for i, e in enumerate(battery.selected(only))}
+    report.results.sort(key=lambda r: order[r.id])
+    return _progress(folder, report.results, report.import_error, only)
+
+
+def _progress(folder, results, import_error, only):
+    by_cp = {}
+    for r in results:
+        by_cp.setdefault(r.checkpoint, []).append(r)
     states = [CheckpointState(cp, by_cp[cp.id]) for cp in catalogue.load() if cp.id in by_cp]
     current_found = False
     for s in states:
@@ -66,7 +119,170 @@ def progress(folder=paths.SKELETON, only=None, on_result=None):
             s.status = 'passed'
         else:
             s.status = 'not yet reached'
-    return Progress(Path(folder), states, report.import_error)
+    return Progress(Path(folder), states, import_error, None if only is None else set(only))
+
+
+def success_line(p):
+    """What a run in which everything passed says: about what was run, and no more."""
+    if p.only is None:
+        return "Every checkpoint passes. Well done!"
+    ids = [s.checkpoint.id for s in p.states]
+    left = [cp.id for cp in catalogue.load() if cp.id not in ids]
+    what = (f"Checkpoint {ids[0]} passes" if len(ids) == 1
+            else f"Checkpoints {', '.join(ids)} pass")
+    return what + (f"; run `mgcourse check` for all {len(catalogue.load())}." if left else ".")
+
+
+class _Forked:
+    """A worker started by forking this process, which has the course's library imported
+    already: it answers a second or so sooner than a fresh Python (watch uses it). The object
+    isolated.Worker expects of a launcher: .process (poll, wait, pid), kill(), cpu_seconds()."""
+
+    def __init__(self, argv, pass_fds):
+        from . import worker  # imported here, before the fork, so the child has it already
+        folder, request_fd, reply_fd = argv[-3], int(argv[-2]), int(argv[-1])
+        self.output = tempfile.TemporaryFile()
+        pid = os.fork()
+        if pid == 0:  # the child: nothing of the parent's threads runs here
+            code = 0
+            try:
+                os.chdir(folder)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                os.dup2(self.output.fileno(), 1)
+                os.dup2(self.output.fileno(), 2)
+                keep = {0, 1, 2, request_fd, reply_fd}
+                for fd in map(int, os.listdir('/proc/self/fd')):
+                    if fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                sys.stdin = open(0, 'r', closefd=False)
+                sys.stdout = open(1, 'w', closefd=False)
+                sys.stderr = open(2, 'w', closefd=False)
+                sys.path.insert(0, folder)  # as `python -m` run in the folder has it
+                with os.fdopen(request_fd, 'r') as requests, os.fdopen(reply_fd, 'w') as replies:
+                    worker.serve(folder, requests, replies)
+            except BaseException:  # noqa: BLE001 - the child never returns into the parent's code
+                code = 1
+            finally:
+                os._exit(code)
+        self.process = _Child(pid)
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+
+    def wait(self):
+        return self.process.wait()
+
+    def cpu_seconds(self):
+        return isolated.process_cpu_seconds(self.process.pid)
+
+
+class _Child:
+    """The parts of subprocess.Popen that isolated.Worker uses, for a forked child."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self):
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def can_fork():
+    return hasattr(os, 'fork') and os.path.isdir('/proc/self/fd')
+
+
+def forked_launch(argv, pass_fds):
+    return _Forked(argv, pass_fds)
+
+
+class Watcher:
+    """The runs of `mgcourse watch`: start() begins a run on the folder, cancelling the one
+    under way (its worker is stopped, its results are dropped). A run shows the checkpoint
+    that was current at the last run first, show(progress, True), then everything,
+    show(progress, False)."""
+
+    def __init__(self, folder, show, fork=True, **options):
+        self.folder, self.show, self.options = folder, show, options
+        if not fork:
+            self.options['launch'] = None
+        self.current = None   # the current checkpoint of the last finished run
+        self.runs = 0         # runs started
+        self.finished = 0     # runs that showed their whole table
+        self._thread = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self):
+        self.stop()
+        self._cancel = cancel = threading.Event()
+        self.runs += 1
+        self._thread = threading.Thread(target=self._run, args=(cancel,), daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        """Cancel the run under way and wait for it to end."""
+        if self._thread is not None:
+            self._cancel.set()
+            self._thread.join()
+            self._thread = None
+
+    def wait(self, timeout=None):
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _show(self, cancel, p, first):
+        with self._lock:
+            if not cancel.is_set():
+                self.show(p, first)
+
+    def _run(self, cancel):
+        p = progress(self.folder, first=self.current, cancelled=cancel.is_set,
+                     on_first=lambda part: self._show(cancel, part, True), **self.options)
+        if p is None or cancel.is_set():
+            return
+        self.current = p.current.checkpoint.id if p.current is not None else None
+        self._show(cancel, p, False)
+        self.finished += 1
+
+
+def render_current(p, console):
+    """One checkpoint's result, in a few lines (watch shows it while the others run)."""
+    from rich.markup import escape
+
+    s = p.states[0]
+    cp = s.checkpoint
+    verdict = 'passes' if s.passed else f"failing: {s.first_failure.id}"
+    console.print(f"[bold]micrograd course: checkpoint {cp.id}[/], {escape(cp.title)}: "
+                  f"{s.points} of {s.possible} points, {verdict}")
+    if p.import_error is not None:
+        console.print(f"[bold red]Fix this first:[/] your package does not import.\n"
+                      f"  {escape(p.import_error.message)}")
+    elif not s.passed:
+        console.print(escape(wrap(_indent(s.first_failure.message), console.width)),
+                      highlight=False, soft_wrap=True)
+    console.print("[dim]checking the other checkpoints ...[/]")
 
 
 def command_for(checkpoint_id):
@@ -167,21 +383,41 @@ def render(p, console, store=None):
     current = p.current
     if current is None:
         if p.all_passed:
-            console.print("[bold green]Every checkpoint passes. Well done![/]")
+            console.print(f"[bold green]{success_line(p)}[/]")
         return
     cp = current.checkpoint
     failure = current.first_failure
     console.print(f"\n[bold]Next: {cp.id}[/], {escape(cp.title)}")
     console.print(f"  In the lecture: {escape(cp.lecture)}")
     console.print(f"  Failing: {failure.id}\n")
-    console.print(escape(_indent(failure.message)), highlight=False, soft_wrap=True)
+    console.print(escape(wrap(_indent(failure.message), console.width)), highlight=False,
+                  soft_wrap=True)
     console.print()
     hints = shown_hints(cp.id, store)
     for i, hint in enumerate(hints, 1):
-        console.print(f"  Hint {i} of {len(cp.hints)}: {escape(hint)}", soft_wrap=True)
+        console.print(escape(wrap(f"  Hint {i} of {len(cp.hints)}: {hint}", console.width,
+                                  indent='    ')), soft_wrap=True)
     if len(hints) < len(cp.hints):
         console.print(f"  [dim]More help: mgcourse hint {cp.id}[/]")
     console.print(f"  Run this checkpoint alone: [bold]{command_for(cp.id)}[/]")
+
+
+def wrap(text, width, indent=None):
+    """text with each line longer than width broken between words, its continuation lines
+    indented as the line itself (or by `indent`). Lines indented 8 spaces or more are code,
+    and are left whole."""
+    import textwrap
+
+    out = []
+    for line in text.splitlines():
+        lead = line[:len(line) - len(line.lstrip())]
+        if len(line) <= width or len(lead) >= 8:
+            out.append(line)
+            continue
+        out.extend(textwrap.wrap(line, width=max(width - 1, 20), initial_indent='',
+                                 subsequent_indent=lead if indent is None else indent,
+                                 break_long_words=False, break_on_hyphens=False))
+    return '\n'.join(out)
 
 
 def _indent(text):

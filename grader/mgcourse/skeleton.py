@@ -15,7 +15,10 @@ the checkpoint, its lecture time and what to compute. Everything outside the reg
 copied as it is.
 """
 
+import os
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 from . import catalogue, paths
@@ -108,17 +111,86 @@ def generate(src=paths.SOLUTIONS):
             for p in sorted(Path(src).glob('*.py'))}
 
 
-def write(dst=paths.SKELETON, src=paths.SOLUTIONS):
-    """Write the skeleton; remove .py files that the solutions no longer have. Returns the names."""
+def write(dst=paths.SKELETON, src=paths.SOLUTIONS, force=False):
+    """Write the skeleton; remove .py files that the solutions no longer have. Returns the names.
+
+    Nothing is touched unless all of it can be done: without solutions (the student
+    release has none) this raises SkeletonError; so it does when a file of dst holds work
+    of its own (see `edited`), unless force. Each file is written whole or not at all."""
     dst = Path(dst)
+    files = _sources(src)
+    if not force:
+        kept = edited(dst, src, files)
+        if kept:
+            raise SkeletonError(
+                f"{dst} has changes of its own in {', '.join(kept)}: nothing was written. "
+                "Regenerating would replace them with the empty skeleton; to do it all "
+                "the same, run `mgcourse skeleton --force` (copy your work elsewhere first)")
     dst.mkdir(parents=True, exist_ok=True)
-    files = generate(src)
     for name, text in files.items():
-        (dst / name).write_text(text, encoding='utf-8')
+        write_atomic(dst / name, text)
     for stale in dst.glob('*.py'):
         if stale.name not in files:
             stale.unlink()
     return sorted(files)
+
+
+def _sources(src):
+    """generate(src), or SkeletonError when there are no solutions to generate from."""
+    src = Path(src)
+    if not src.is_dir() or not any(src.glob('*.py')):
+        raise SkeletonError(
+            f"there are no solutions in {src} to generate the skeleton from (the student "
+            "release has none): nothing was written")
+    return generate(src)
+
+
+def write_atomic(path, text):
+    """Write text to path whole or not at all: a temporary file beside it, then os.replace."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def edited(dst=paths.SKELETON, src=paths.SOLUTIONS, files=None):
+    """The .py files of dst that write() would replace or remove and that are not a generated
+    skeleton: neither what the generator makes from the solutions now nor what it made from
+    the solutions of the last commit (a skeleton left behind by an edit of the solutions).
+    Those hold someone's work."""
+    files = generate(src) if files is None else files
+    dst = Path(dst)
+    found = []
+    for path in sorted(dst.glob('*.py')):
+        text = path.read_text(encoding='utf-8', errors='replace')
+        if files.get(path.name) == text:
+            continue
+        committed = _committed_solution(Path(src), path.name)
+        try:
+            if committed is not None and render(committed, path.name) == text:
+                continue
+        except SkeletonError:
+            pass
+        found.append(path.name)
+    return found
+
+
+def _committed_solution(src, name):
+    """The text of solutions/NAME at git's HEAD, or None (no git, no such file)."""
+    try:
+        done = subprocess.run(['git', 'show', f'HEAD:./{name}'], cwd=src, capture_output=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode('utf-8', 'replace') if done.returncode == 0 else None
 
 
 def drift(dst=paths.SKELETON, src=paths.SOLUTIONS):

@@ -117,6 +117,10 @@ def _short_repr(x):
     return text if len(text) <= 60 else text[:57] + '...'
 
 
+def _article(word):
+    return 'an' if word[:1].lower() in 'aeiou' else 'a'
+
+
 def is_number(obs):
     return isinstance(obs, float)
 
@@ -127,7 +131,10 @@ def show(obs):
         text = f"{obs:.6g}"
         return text if any(c in text for c in '.einf') else text + '.0'  # 1 -> 1.0
     if isinstance(obs, dict) and 'not_a_number' in obs:
-        return f"{obs['repr']} (a {obs['not_a_number']}, not a number)"
+        kind = obs['not_a_number']
+        # A plain number is set apart only where the code should have returned a Value.
+        wanted = 'a Value' if kind in ('float', 'int') else 'a number'
+        return f"{obs['repr']} (returned {_article(kind)} {kind} where {wanted} was expected)"
     return repr(obs)
 
 

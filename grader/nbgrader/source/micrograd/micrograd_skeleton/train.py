@@ -1,7 +1,5 @@
 """The lecture's tiny dataset, its loss, and gradient descent on it."""
 
-from .engine import _nothing_to_pass_on
-
 # Four examples of three inputs each, and the target for each example.
 xs = [
     [2.0, 3.0, -1.0],
@@ -47,16 +45,23 @@ def free_graph(root):
     graph being built again and again while looking for them.
 
     Once backward() has run and the parameters are updated, the graph's _backward closures
-    are never needed again. Replacing each with the do-nothing function the leaves share
-    cuts every cycle, so the whole graph is freed the moment the last name for it is gone.
-    With no cycles left, train() can switch the collector off while it trains. After this,
+    are never needed again. Replacing each with a function that does nothing cuts every
+    cycle, so the whole graph is freed the moment the last name for it is gone. With no
+    cycles left, train() can switch the collector off while it trains. After this,
     root.backward() no longer sends any gradient back: call it only when done with root.
+
+    It uses only the two attributes every engine of the lecture has, _backward and _prev,
+    and tells nodes apart by identity, so it works with any such Value class.
     """
     seen = set()
     stack = [root]
     while stack:
         node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            node._backward = _nothing_to_pass_on
+        if id(node) not in seen:
+            seen.add(id(node))
+            node._backward = _pass_nothing_on
             stack.extend(node._prev)
+
+
+def _pass_nothing_on():
+    """A freed node's _backward: its gradient has already been passed on."""
