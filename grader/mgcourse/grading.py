@@ -129,47 +129,58 @@ def _open_up(folder):
 
 
 def _remove_tree(folder):
-    """Remove a scratch folder and everything the student's code left in it."""
+    """Remove a scratch folder and everything the student's code left in it.
+
+    Called only once no process of the run is left (Sandboxed.kill() waits for that), so
+    nothing can swap a folder for a link while this walks it."""
     with contextlib.suppress(OSError):
         _open_up(folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fresh_copy(source, scratch):
-    """Empty scratch, then copy the hand-in to scratch/package; the package's path.
+    """A new run folder in scratch, with the hand-in copied to its package/; the package's path.
 
-    Each worker starts this way, from the hand-in as it was handed in: whatever an earlier
-    worker wrote (files, perhaps until it was stopped for the disk it took) or changed is gone.
+    Each worker starts this way, from the hand-in as it was handed in, in a folder no earlier
+    worker ever had: whatever an earlier one wrote or changed is not there. The folder is
+    made by this process (mode 0700, inside scratch, which is this process's too), filled
+    without following a link (the source is the grader's own copy, see submissions.py), and
+    handed to the run's user by the sandbox only once it is complete; this process never
+    writes in a folder that a student's process could write, rename or replace.
     """
-    _open_up(scratch)
-    for entry in os.scandir(scratch):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    (scratch / 'tmp').mkdir()
-    return Path(shutil.copytree(source, scratch / 'package'))
+    run = Path(tempfile.mkdtemp(prefix='run-', dir=scratch))
+    (run / 'tmp').mkdir()
+    return Path(shutil.copytree(source, run / 'package', symlinks=True))
 
 
-def _launcher(scratch, runtime, limits):
-    # Inside bubblewrap, /tmp is the run's own; without it, temporary files go to the scratch
-    # folder, where the disk watchdog counts them and they are removed with it.
-    tmp = '/tmp' if sandbox.bwrap_available() else str(scratch / 'tmp')
-    env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
-           'PYTHONHASHSEED': '0', 'HOME': str(scratch), 'TMPDIR': tmp,
-           'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
-
+def _launcher(runtime, limits):
     def launch(argv, pass_fds):
-        return sandbox.start(argv, workdir=scratch, readable=[runtime], env=env,
+        # argv[3] is the package folder (isolated.Worker); its run folder is the workdir.
+        run = Path(argv[3]).parent
+        # Inside bubblewrap, /tmp is the run's own; without it, temporary files go to the
+        # run folder, where the disk watchdog counts them and they are removed with it.
+        tmp = '/tmp' if sandbox.bwrap_available() else str(run / 'tmp')
+        env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
+               'PYTHONHASHSEED': '0', 'HOME': str(run), 'TMPDIR': tmp,
+               'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
+        return sandbox.start(argv, workdir=run, readable=[runtime], env=env,
                              limits=limits, pass_fds=pass_fds)
     return launch
+
+
+def _retire(worker):
+    """Stop a worker (every process of its run) and remove its run folder."""
+    worker.close()
+    launched = worker.launched
+    if launched is not None and not launched.survivors:
+        _remove_tree(worker.folder.parent)
 
 
 def _run_battery(source, scratch, runtime, seed, options, checks_):
     """(results, flags): every check of checks_ against the hand-in's package (source), the
     student's code in sandboxed worker processes (a fresh one, on a fresh copy in scratch,
     after a crash or a timeout)."""
-    launch = _launcher(scratch, runtime, options.limits)
+    launch = _launcher(runtime, options.limits)
     results, flags = [], set()
     worker = None
     start = time.monotonic()
@@ -184,7 +195,7 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
             if worker is None or worker.ended is not None or not worker.alive:
                 if worker is not None:
                     flags.update(worker.modules)
-                    worker.close()
+                    _retire(worker)
                 try:
                     worker = Worker(_fresh_copy(source, scratch), options.probe_timeout,
                                     launch=launch)
@@ -201,7 +212,7 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
     finally:
         if worker is not None:
             flags.update(worker.modules)
-            worker.close()
+            _retire(worker)
     return results, flags
 
 
