@@ -566,6 +566,23 @@ def _reap(find):
         pause = min(pause * 2, 0.05)
 
 
+def reap_runs():
+    """Kill every process of every run's own user id on this machine, and wait until none is
+    left (what reaped them all left behind, if anything). Only for a machine that grades one
+    hand-in and nothing else, such as Gradescope's container: it ends other graders' runs."""
+    def find():
+        found = []
+        for pid in _processes():
+            st = _status(pid)
+            if st is not None and st[0] not in 'ZX' and any(_UID_BASE <= u < 2 ** 31
+                                                             for u in st[1]):
+                found.append(pid)
+        return found
+    if os.geteuid() != 0:
+        return []
+    return _reap(find)
+
+
 def _kill_marked(marker):
     """Kill every process whose environment carries marker, until none is left."""
     _reap(lambda: _running_with(marker))
