@@ -197,3 +197,36 @@ def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
     assert outside.stat().st_mode == mode
     grading._remove_tree(scratch)
     assert not scratch.exists() and (outside / 'keep.txt').exists()
+
+
+def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
+    runtime = grading.runtime_library(tmp_path / 'runtime')
+    done = subprocess.run([sys.executable, '-I', '-c', (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import mgcourse.worker\n"
+        "from mgcourse import checks, oracle, randexpr\n"
+        "from mgcourse.checks.base import PROBES, REGISTRY\n"
+        "found = [n for n in ('neuron_forward', 'mlp_forward', 'sse_loss', 'loss_gradient',\n"
+        "                     'descend', 'F') if hasattr(oracle, n)]\n"
+        "found += [n for n in ('gradients', 'forward', 'shares', 'uses')\n"
+        "          if hasattr(oracle.Expression, n)]\n"
+        "found += [n for n in ('torch_gradients', 'programs', '_try') if hasattr(randexpr, n)]\n"
+        "import json; print(json.dumps([len(REGISTRY), found]))\n"), str(runtime)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    count, found = json.loads(done.stdout)
+    assert count == len(grading.checks.REGISTRY)  # every probe is there to run
+    assert found == []                            # and nothing that computes what to expect
+    assert not (runtime / 'mgcourse' / 'hidden.py').exists()
+
+
+def test_grading_writes_nothing_in_the_current_folder(sample, tmp_path, monkeypatch):
+    here = tmp_path / 'here'
+    here.mkdir()
+    monkeypatch.chdir(here)
+    root = tmp_path / 'one'
+    root.mkdir()
+    shutil.copytree(sample / 'ada', root / 'ada')
+    book = grading.grade(root, tmp_path / 'out', grading.Options(jobs=1, seed=SEED))
+    assert book['students']['ada']['total'] == FULL
+    assert list(here.iterdir()) == []
