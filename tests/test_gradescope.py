@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-
+import time
 import zipfile
 
 import pytest
@@ -28,13 +28,13 @@ def bundle(tmp_path_factory):
     return out
 
 
-def run_autograder(bundle, tmp, package):
+def run_autograder(bundle, tmp, package, **env):
     root = tmp / 'autograder'
     with zipfile.ZipFile(bundle) as z:
         z.extractall(root / 'source')
     shutil.copyfile(root / 'source' / 'run_autograder', root / 'run_autograder')
     shutil.copytree(package, root / 'submission', ignore=shutil.ignore_patterns('__pycache__'))
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MGCOURSE_PYTHON=sys.executable)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MGCOURSE_PYTHON=sys.executable, **env)
     done = subprocess.run(['bash', str(root / 'run_autograder')], env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -150,3 +150,50 @@ def test_hidden_checks_can_stay_hidden(tmp_path):
     assert reports.validate_gradescope(results) == []
     assert_every_field_as_the_spec_says(results)
     assert sorted(t['visibility'] for t in results['tests'] if 'hidden' in t['name']) == ['hidden'] * 3
+
+
+# A hand-in that leaves a daemon of its own session behind, which rewrites results.json once
+# the grader has written it, and that marks where it ran as root.
+DAEMON = '''
+import os as _os, subprocess as _sp, sys as _sys
+if _os.geteuid() == 0:
+    open({root_mark!r}, 'w').write('ran as root')
+_forger = """
+import json, time
+for _ in range(60):
+    time.sleep(0.1)
+    try:
+        with open({results!r}, 'w') as f:
+            json.dump({{"score": 999.0, "tests": []}}, f)
+    except OSError:
+        pass
+"""
+_sp.Popen([_sys.executable, '-c', _forger], start_new_session=True,
+          stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)
+'''
+
+
+@pytest.mark.parametrize('switch', ['on', 'off'])
+def test_student_code_never_runs_as_root_and_cannot_rewrite_the_results(bundle, tmp_path, switch):
+    from mgcourse import sandbox
+    if switch == 'on' and not sandbox.bwrap_available():
+        pytest.skip(f"the sandbox is off here: {sandbox.off_reason()}")
+    package = tmp_path / 'hand-in'
+    package.mkdir()
+    results = tmp_path / 'autograder' / 'results' / 'results.json'
+    root_mark = tmp_path / 'ran-as-root'
+    for name in ('engine.py', 'nn.py', 'train.py'):
+        shutil.copyfile(paths.SOLUTIONS / name, package / name)
+    with open(package / 'engine.py', 'a') as f:
+        f.write(DAEMON.format(root_mark=str(root_mark), results=str(results)))
+    env = {'MGCOURSE_SANDBOX': 'off'} if switch == 'off' else {}
+    first = run_autograder(bundle, tmp_path, package, **env)
+    time.sleep(2)  # the daemon, had it survived, would have rewritten the results by now
+    assert json.loads(results.read_text()) == first
+    assert reports.validate_gradescope(first) == []
+    assert not root_mark.exists()
+    possible = sum(c['points'] for c in grading.check_list())
+    if switch == 'on' or 'did not run your code' not in json.dumps(first):
+        assert first['score'] == possible  # the solutions, graded as such
+    else:  # no user id of its own can start this Python: nothing was run, and it says why
+        assert first['score'] == 0

@@ -4,6 +4,8 @@ resuming an interrupted run, reproducible regrades, and the sandbox switched off
 import csv
 import json
 import os
+import shutil
+import stat
 import signal
 import subprocess
 import sys
@@ -177,17 +179,59 @@ def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
     scratch = tmp_path / 'scratch'
     scratch.mkdir()
     package = grading._fresh_copy(source, scratch)
-    # what a previous worker left: changed code, junk, a folder it locked, a link out
+    run = package.parent
+    # what a previous worker left in its run folder: changed code, junk, a folder it locked,
+    # a link out, and the package folder itself swapped for a link to a folder outside
     (package / 'engine.py').write_text('# changed by the student\'s code\n')
-    (scratch / 'junk').write_bytes(bytes(1000))
-    locked = scratch / 'locked'
+    (run / 'junk').write_bytes(bytes(1000))
+    locked = run / 'locked'
     (locked / 'inside').mkdir(parents=True)
     (locked / 'inside' / 'file').write_text('x')
     locked.chmod(0)
-    (scratch / 'link-out').symlink_to(outside)
-    package = grading._fresh_copy(source, scratch)
-    assert sorted(p.name for p in scratch.iterdir()) == ['package', 'tmp']
-    assert (package / 'engine.py').read_text() == '# as handed in\n'
-    assert (outside / 'keep.txt').exists() and outside.stat().st_mode == mode
+    (run / 'link-out').symlink_to(outside)
+    shutil.rmtree(package)
+    package.symlink_to(outside)
+    fresh = grading._fresh_copy(source, scratch)
+    # a folder of its own, made by the grader, that no earlier worker ever had
+    assert fresh.parent != run and fresh.parent.parent == scratch
+    assert sorted(p.name for p in fresh.parent.iterdir()) == ['package', 'tmp']
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+    assert fresh.parent.stat().st_uid == os.geteuid()
+    assert (fresh / 'engine.py').read_text() == '# as handed in\n'
+    assert sorted(p.name for p in outside.iterdir()) == ['keep.txt']
+    assert outside.stat().st_mode == mode
     grading._remove_tree(scratch)
     assert not scratch.exists() and (outside / 'keep.txt').exists()
+
+
+def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
+    runtime = grading.runtime_library(tmp_path / 'runtime')
+    done = subprocess.run([sys.executable, '-I', '-c', (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import mgcourse.worker\n"
+        "from mgcourse import checks, oracle, randexpr\n"
+        "from mgcourse.checks.base import PROBES, REGISTRY\n"
+        "found = [n for n in ('neuron_forward', 'mlp_forward', 'sse_loss', 'loss_gradient',\n"
+        "                     'descend', 'F') if hasattr(oracle, n)]\n"
+        "found += [n for n in ('gradients', 'forward', 'shares', 'uses')\n"
+        "          if hasattr(oracle.Expression, n)]\n"
+        "found += [n for n in ('torch_gradients', 'programs', '_try') if hasattr(randexpr, n)]\n"
+        "import json; print(json.dumps([len(REGISTRY), found]))\n"), str(runtime)],
+        capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    count, found = json.loads(done.stdout)
+    assert count == len(grading.checks.REGISTRY)  # every probe is there to run
+    assert found == []                            # and nothing that computes what to expect
+    assert not (runtime / 'mgcourse' / 'hidden.py').exists()
+
+
+def test_grading_writes_nothing_in_the_current_folder(sample, tmp_path, monkeypatch):
+    here = tmp_path / 'here'
+    here.mkdir()
+    monkeypatch.chdir(here)
+    root = tmp_path / 'one'
+    root.mkdir()
+    shutil.copytree(sample / 'ada', root / 'ada')
+    book = grading.grade(root, tmp_path / 'out', grading.Options(jobs=1, seed=SEED))
+    assert book['students']['ada']['total'] == FULL
+    assert list(here.iterdir()) == []

@@ -73,6 +73,65 @@ def zip_of(path, files):
             z.writestr(name, data)
 
 
+# What the forging hand-ins append to the skeleton's engine.py (see CASES).
+FORGER = """
+
+def _forge():
+    import mgcourse.checks.base as base
+    from mgcourse import oracle, randexpr
+    from mgcourse.checks.nn_checks import param_names
+
+    def network(mg, spec):
+        w, xs, ys = spec['weights'], spec['xs'], spec['ys']
+        grads = oracle.loss_gradient(w, xs, ys)
+        return {'weights': w, 'outs': [oracle.mlp_forward(w, x) for x in xs],
+                'loss': oracle.sse_loss(w, xs, ys),
+                'grads': [[n, g] for n, g in zip(param_names(w), grads)]}
+
+    def descent(mg, spec):
+        losses, end = oracle.descend(spec['weights'], spec['xs'], spec['ys'], spec['steps'],
+                                     spec['lr'])
+        return {'start': spec['weights'], 'steps': spec['steps'], 'lr': spec['lr'],
+                'losses': losses, 'end': end}
+
+    def expression(mg, program):
+        values, grads = randexpr.to_expression(program).gradients()
+        return {k: {'data': values[k], 'grad': grads[k]} for k in values}
+
+    base.PROBES.update(network=network, descent=descent, expression=expression)
+
+
+try:
+    _forge()
+except Exception:
+    pass
+"""
+
+EMPTY_ANSWERS = """
+
+def _empty():
+    import dataclasses
+    import mgcourse.checks.base as base
+    lists = ('neuron', 'activations', 'converges')
+    empty = {'weights': [], 'outs': [], 'grads': [], 'loss': 0.0, 'start': [], 'end': [],
+             'steps': 0, 'lr': 0.1, 'losses': [], 'before': [], 'data': [], 'grad': [],
+             'expected': [], 'got': [], 'wb4': [], 'out4': [0.0] * 4, 'wb1': [], 'out1': 0.0,
+             'x': []}
+    for key, c in list(base.REGISTRY.items()):
+        if c.drive is not None:
+            continue
+        listed = c.name in lists or c.probe.__qualname__.startswith('expression_check')
+        answer = [] if listed else empty
+        base.REGISTRY[key] = dataclasses.replace(c, probe=lambda mg, answer=answer: answer)
+
+
+try:
+    _empty()
+except Exception:
+    pass
+"""
+
+
 CASES = [
     Case('endless-loop', engine_end=patched('relu', '    while True:\n        pass'),
          twin={'engine_end': raising('relu')}, says=('longer than',)),
@@ -169,6 +228,46 @@ CASES = [
          twin={'base': K}, status='invalid', says=('the archive is empty',)),
     Case('two-submissions', build=lambda root, case: _two_submissions(root),
          twin={}, says=('2 submissions were handed in',)),
+    # --- classes of attack on the grader itself (issue 13) ---
+    # A daemon that outlives its worker and, in a loop, swaps its run folder's package for a
+    # link to a folder outside, so that a grader copying a fresh hand-in there as root would
+    # write through it; exp hangs, so the grader starts a fresh worker after a timeout.
+    Case('outlives-its-kill', engine_top=(
+        "import os as _os, subprocess as _sp, sys as _sys\n"
+        "_swap = '''\n"
+        "import os\n"
+        "while True:\n"
+        "    for _where in ('.', '..'):\n"
+        "        try:\n"
+        "            os.rename(os.path.join(_where, 'package'), os.path.join(_where, 'gone'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        try:\n"
+        "            os.symlink({outside!r}, os.path.join(_where, 'package'))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "'''\n"
+        "_sp.Popen([_sys.executable, '-c', _swap], start_new_session=True,\n"
+        "          stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)\n"),
+        engine_end=patched('exp', '    while True:\n        pass'),
+        twin={'engine_end': raising('exp')}, says=('longer than',)),
+    # The skeleton, with the worker's probes replaced by answers computed with the grader's
+    # own oracle and expression generator, wherever the library the worker imports has them.
+    Case('forges-with-the-oracle', base=K, engine_end=FORGER, twin={'base': K}),
+    # The skeleton, every public probe answering with empty lists: nothing to compare.
+    Case('empty-answers', base=K, engine_end=EMPTY_ANSWERS, twin={'base': K}),
+    # Imports torch, then hides it from sys.modules (where the worker used to look).
+    Case('hides-its-imports', engine_top=(
+        "import sys as _sys\nimport torch as _torch\ndel _sys.modules['torch']\n"),
+        twin={}, flags=('imports-torch',)),
+    # Names its failures 'skipped', which count for nothing.
+    Case('calls-its-failures-skipped', base=K, engine_top=(
+        "import mgcourse.checks.base as _base\n"
+        "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"),
+        twin={'base': K}),
+    # An answer of tens of megabytes.
+    Case('huge-reply', engine_end=patched('relu', "    raise RuntimeError('x' * (24 << 20))"),
+         twin={'engine_end': raising('relu')}, says=('larger than 1 MiB',)),
     Case('control-solutions', twin={}),
     Case('control-skeleton', base=K, twin={'base': K}),
 ]
@@ -215,6 +314,8 @@ def graded(tmp_path_factory):
     root = tmp / 'submissions'
     root.mkdir()
     targets = [str(tmp / 'canary.txt')]
+    outside = tmp / 'outside'  # where a hand-in would have the grader write through a link
+    outside.mkdir()
     Path(targets[0]).write_text('the grader owns this file\n')
     listener = socket.socket()
     listener.bind(('127.0.0.1', 0))
@@ -226,13 +327,15 @@ def graded(tmp_path_factory):
         if case.build is not None:
             case.build(root, case)
         else:
-            top = case.engine_top.format(targets=targets, port=port, secrets=secrets)
+            top = case.engine_top.format(targets=targets, port=port, secrets=secrets,
+                                         outside=str(outside))
             write_package(root / case.name, case.base, top, case.engine_end,
                           case.extra.get('replace'))
     options = grading.Options(jobs=2, seed=SEED, probe_timeout=5.0,
                               limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240,
                                                     disk_bytes=32 << 20))
     start = time.perf_counter()
+    began = time.time()
     book = grading.grade(root, tmp / 'out', options)
     seconds = time.perf_counter() - start
     listener.close()
@@ -245,7 +348,7 @@ def graded(tmp_path_factory):
         expected[case.name] = known[key]
     print(f"\nhostile class: {len(CASES)} students graded in {seconds:.1f} s")
     return {'book': book, 'expected': expected, 'canary': Path(targets[0]), 'out': tmp / 'out',
-            'root': root}
+            'root': root, 'outside': outside, 'start': began}
 
 
 @pytest.mark.parametrize('case', CASES, ids=lambda c: c.name)
@@ -262,6 +365,8 @@ def test_each_submission_gets_its_twins_grade_and_a_clear_message(graded, case):
     text = '\n'.join(record['notes'] + [r['message'] for r in record['checks'].values()])
     for words in case.says:
         assert words in text, f"{case.name}: no {words!r} in what the student is told"
+    # Only the grader skips a check, and a skipped check is worth nothing either way.
+    assert not [c for c, r in record['checks'].items() if r['error'] == 'skipped' and r['possible']]
     assert set(case.flags) <= set(record['flags'])
     if not case.flags:
         assert not record['flags'], record['flags']
@@ -279,6 +384,15 @@ def test_nothing_outside_the_sandbox_was_written(graded):
     assert graded['canary'].read_text() == 'the grader owns this file\n'
     assert not (graded['root'].parent / 'evil.py').exists()
     assert not Path('/abs.py').exists()
+
+
+def test_the_grader_wrote_nothing_through_a_link_of_the_hand_in(graded):
+    assert list(graded['outside'].iterdir()) == []
+
+
+def test_grading_left_no_file_in_the_current_folder(graded):
+    written = [p for p in Path('.hypothesis').rglob('*') if p.stat().st_mtime >= graded['start']]
+    assert written == []
 
 
 def test_the_class_has_a_report_for_every_student(graded):

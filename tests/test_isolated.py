@@ -130,3 +130,29 @@ def test_a_check_stopped_by_the_clock_alone_is_run_again_alone(solutions_copy, e
     first = report.results[0]
     assert first.error == 'timeout' and 'on the clock' in first.message
     assert 'run again alone' in first.message
+
+
+def test_a_reply_cannot_call_its_failure_skipped(solutions_copy, edit):
+    edit(solutions_copy, 'engine.py', "            self.grad += out.data * out.grad\n",
+         "            raise ValueError('wrong')\n")
+    engine = solutions_copy / 'engine.py'
+    engine.write_text(engine.read_text() + (
+        "\nimport mgcourse.checks.base as _base\n"
+        "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"
+        "import mgcourse.checks.engine_checks as _engine_checks\n"
+        "_engine_checks.exception_message = _base.exception_message\n"))
+    report = isolated.run(solutions_copy, only={'more_ops'})
+    exp = next(r for r in report.results if r.id == 'more_ops.exp')
+    assert not exp.passed and exp.error == 'exception' and exp.possible > 0
+    assert not [r.id for r in report.results if r.error == 'skipped' and r.possible]
+
+
+def test_a_huge_reply_costs_its_check_with_a_clear_message(solutions_copy, edit):
+    edit(solutions_copy, 'engine.py', "            self.grad += out.data * out.grad\n",
+         "            raise RuntimeError('x' * (3 << 20))\n")
+    report = isolated.run(solutions_copy, only={'ops_backward', 'more_ops'})
+    exp = next(r for r in report.results if r.id == 'more_ops.exp')
+    assert not exp.passed and 'larger than 1 MiB' in exp.message
+    assert len(exp.message) < 10_000
+    assert all(r.passed for r in report.results if r.checkpoint == 'ops_backward')
+    assert next(r for r in report.results if r.id == 'more_ops.log').passed

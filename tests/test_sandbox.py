@@ -402,3 +402,52 @@ def test_it_dies_with_the_grader(mode, workdir, token):
         grader.kill()
         grader.wait()
     assert wait_for_no_survivors(token) == []
+
+
+# A daemon of its own session that writes as fast as it can: after kill() or wait() returns,
+# nothing of the run may still write. (Bubblewrap's namespace dies a few milliseconds after
+# bubblewrap itself: returning then would let the writer outlive the sandbox.)
+BUSY_DAEMON = """
+    import os, subprocess, sys, time
+    writer = '''
+    import os
+    fd = os.open('busy', os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    while True:
+        os.write(fd, b'x')
+    '''
+    subprocess.Popen([sys.executable, '-c', writer], start_new_session=True)
+    while not os.path.exists('busy') or os.path.getsize('busy') == 0:
+        time.sleep(0.001)
+    print('writing', flush=True)
+    {end}
+    """
+
+
+def _written_after(sb, workdir, stop):
+    busy = workdir / 'busy'
+    deadline = time.monotonic() + 30
+    while not (busy.exists() and busy.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert busy.exists(), sb.output()
+    stop()
+    size = busy.stat().st_size
+    time.sleep(0.02)
+    after = busy.stat().st_size - size
+    busy.unlink()
+    return after
+
+
+@pytest.mark.parametrize('how', ['kill', 'wait'])
+def test_no_process_of_the_sandbox_outlives_kill_or_wait(mode, run, workdir, token, how):
+    trials = 20
+    late = []
+    for _ in range(trials):
+        if how == 'kill':
+            sb = run(BUSY_DAEMON.format(end='time.sleep(100)'))
+            late.append(_written_after(sb, workdir, sb.kill))
+        else:  # the command ends by itself and leaves its daemon behind
+            sb = run(BUSY_DAEMON.format(end='time.sleep(0.05)'))
+            late.append(_written_after(sb, workdir, lambda: sb.wait(60)))
+    assert late == [0] * trials
+    assert survivors(token) == []
+    assert sb.survivors == []

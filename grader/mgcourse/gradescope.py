@@ -30,7 +30,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import diagnosis, grading, paths, reports, skeleton
+from . import diagnosis, grading, paths, reports, sandbox, skeleton
 from .catalogue import tomllib  # tomli on Python 3.10
 
 STUDENT = 'student'
@@ -159,24 +159,45 @@ def bundle(out, seed=None, hidden_visibility='after_published'):
 
 
 def run(submission, results):
-    """Grade the submission folder; write Gradescope's results.json to results."""
+    """Grade the submission folder; write Gradescope's results.json to results.
+
+    The student's code never runs as root: inside bubblewrap where it works, else as a user id
+    of its own (sandbox.py), which needs a Python other users can run (setup.sh's, from apt).
+    Where neither can be had, nothing of the student's is run, and results.json says why.
+    results.json is written by this process, once every process of the student is gone (the
+    batch grader waits for that, and what a run's user id still runs is killed here first),
+    into the results folder, which no run's user id may write.
+    """
     config = json.loads((paths.ROOT / CONFIG).read_text(encoding='utf-8'))
     with tempfile.TemporaryDirectory(prefix='mgcourse-gradescope-') as tmp:
         root = Path(tmp) / 'submissions'
         root.mkdir()
         shutil.copytree(submission, root / STUDENT, symlinks=True)
-        # Gradescope gives each hand-in a container of its own, thrown away afterwards: a
-        # submission that exhausts it harms only itself, so grading goes on without a process
-        # limit when the container allows none.
-        options = grading.Options(jobs=1, seed=config['seed'], unlimited_processes_ok=True)
+        # Gradescope gives each hand-in a container of its own, thrown away afterwards; the
+        # grading itself still refuses to run student code as root without its process limit.
+        options = grading.Options(jobs=1, seed=config['seed'])
+        problem = sandbox.process_limit_problem()
         start = time.perf_counter()
-        book = grading.grade(root, Path(tmp) / 'out', options)
+        if problem is None:
+            book = grading.grade(root, Path(tmp) / 'out', options)
+        else:
+            book = _refused(config['seed'], problem)
         seconds = time.perf_counter() - start
+    sandbox.reap_runs()
     data = reports.gradescope_results(
         book, STUDENT, hidden_visibility=config.get('hidden_visibility', 'after_published'))
     data['execution_time'] = max(1, round(seconds))
     reports.write_atomic(results, json.dumps(data, indent=1) + '\n')
     return data
+
+
+def _refused(seed, problem):
+    """The gradebook of a submission not run: the autograder could not keep it from root."""
+    book = grading.new_book(seed)
+    book['students'][STUDENT] = grading._error_entry(STUDENT, seed, book['checks'], (
+        f"the autograder did not run your code: {problem}. Your instructor must fix the "
+        "autograder (its setup.sh installs bubblewrap and a Python other users can run)"))
+    return book
 
 
 def main(argv=None):

@@ -22,6 +22,7 @@ unchanged and grades the rest; the files come out the same as an uninterrupted r
 Grades never depend on timing, so a regrade with the recorded seed reproduces them.
 """
 
+import ast
 import contextlib
 import csv
 import io
@@ -36,6 +37,8 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import hypothesis.configuration
 
 from . import catalogue, checks, diagnosis, hidden, reports, sandbox, submissions
 from .checks.base import ProbeError, Result, run_check
@@ -108,11 +111,62 @@ def _failed_all(checks_, kind, message):
 # One student
 # --------------------------------------------------------------------------------
 
+# Nothing in the sandbox computes an expected value: of the oracle and of the expression
+# generator, the student's side gets only what builds what a probe is asked to build (and
+# `close`, a comparison). Classes in BARE keep their fields and lose their methods: the
+# worker's Expression holds an expression's inputs and build function, and cannot compute
+# its gradients.
+WORKER_EDITIONS = {
+    'oracle.py': {'Expression', 'close', 'flatten'},
+    'randexpr.py': {'NUMBERS', 'EXPONENTS', 'MAX_ABS', 'MIN_DENOM', 'MIN_LOG', 'RELU_MARGIN',
+                    'MAX_EXP', 'Op', '_away_from_zero', '_pow_ok', 'OPS', 'OP_NAMES',
+                    'INPUT_LABELS', 'STEP_LETTERS', 'apply', 'output_label', 'program_size',
+                    'step_code', 'describe', '_new_label', 'to_expression', 'to_code'},
+}
+BARE = {'Expression'}
+
+
+def _defined(node):
+    """The names a top-level statement defines."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return None
+
+
+def worker_edition(name, source):
+    """The module `name` of the library as the student's side gets it (WORKER_EDITIONS)."""
+    keep = WORKER_EDITIONS[name]
+    tree = ast.parse(source)
+    body = [ast.Expr(ast.Constant(
+        f"The worker's edition of {name}: only what builds what a probe is asked to build "
+        "(see grading.WORKER_EDITIONS); the grader keeps the rest."))]
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level and f"{node.module}.py" in WORKER_EDITIONS:
+            node.names = [a for a in node.names if a.name in WORKER_EDITIONS[f"{node.module}.py"]]
+            if node.names:
+                body.append(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            body.append(node)
+        elif (_defined(node) or {None}) <= keep:
+            if isinstance(node, ast.ClassDef) and node.name in BARE:
+                node.body = [n for n in node.body
+                             if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            body.append(node)
+    return ast.unparse(ast.Module(body=body, type_ignores=[])) + '\n'
+
+
 def runtime_library(dst):
-    """A copy of the public course library for the student's side, at dst/mgcourse."""
+    """A copy of the public course library for the student's side, at dst/mgcourse: without
+    the private modules, and with the worker's editions of the oracle and the generator."""
     target = Path(dst) / 'mgcourse'
     shutil.copytree(Path(__file__).parent, target,
                     ignore=shutil.ignore_patterns('__pycache__', '*.pyc', *PRIVATE))
+    for name in WORKER_EDITIONS:
+        text = (Path(__file__).parent / name).read_text(encoding='utf-8')
+        (target / name).write_text(worker_edition(name, text), encoding='utf-8')
     return Path(dst)
 
 
@@ -129,48 +183,59 @@ def _open_up(folder):
 
 
 def _remove_tree(folder):
-    """Remove a scratch folder and everything the student's code left in it."""
+    """Remove a scratch folder and everything the student's code left in it.
+
+    Called only once no process of the run is left (Sandboxed.kill() waits for that), so
+    nothing can swap a folder for a link while this walks it."""
     with contextlib.suppress(OSError):
         _open_up(folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fresh_copy(source, scratch):
-    """Empty scratch, then copy the hand-in to scratch/package; the package's path.
+    """A new run folder in scratch, with the hand-in copied to its package/; the package's path.
 
-    Each worker starts this way, from the hand-in as it was handed in: whatever an earlier
-    worker wrote (files, perhaps until it was stopped for the disk it took) or changed is gone.
+    Each worker starts this way, from the hand-in as it was handed in, in a folder no earlier
+    worker ever had: whatever an earlier one wrote or changed is not there. The folder is
+    made by this process (mode 0700, inside scratch, which is this process's too), filled
+    without following a link (the source is the grader's own copy, see submissions.py), and
+    handed to the run's user by the sandbox only once it is complete; this process never
+    writes in a folder that a student's process could write, rename or replace.
     """
-    _open_up(scratch)
-    for entry in os.scandir(scratch):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
-    (scratch / 'tmp').mkdir()
-    return Path(shutil.copytree(source, scratch / 'package'))
+    run = Path(tempfile.mkdtemp(prefix='run-', dir=scratch))
+    (run / 'tmp').mkdir()
+    return Path(shutil.copytree(source, run / 'package', symlinks=True))
 
 
-def _launcher(scratch, runtime, limits):
-    # Inside bubblewrap, /tmp is the run's own; without it, temporary files go to the scratch
-    # folder, where the disk watchdog counts them and they are removed with it.
-    tmp = '/tmp' if sandbox.bwrap_available() else str(scratch / 'tmp')
-    env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
-           'PYTHONHASHSEED': '0', 'HOME': str(scratch), 'TMPDIR': tmp,
-           'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
-
+def _launcher(runtime, limits):
     def launch(argv, pass_fds):
-        return sandbox.start(argv, workdir=scratch, readable=[runtime], env=env,
+        # argv[3] is the package folder (isolated.Worker); its run folder is the workdir.
+        run = Path(argv[3]).parent
+        # Inside bubblewrap, /tmp is the run's own; without it, temporary files go to the
+        # run folder, where the disk watchdog counts them and they are removed with it.
+        tmp = '/tmp' if sandbox.bwrap_available() else str(run / 'tmp')
+        env = {'PATH': os.defpath, 'PYTHONPATH': str(runtime), 'PYTHONDONTWRITEBYTECODE': '1',
+               'PYTHONHASHSEED': '0', 'HOME': str(run), 'TMPDIR': tmp,
+               'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'LANG': 'C.UTF-8'}
+        return sandbox.start(argv, workdir=run, readable=[runtime], env=env,
                              limits=limits, pass_fds=pass_fds)
     return launch
 
 
+def _retire(worker):
+    """Stop a worker (every process of its run) and remove its run folder."""
+    worker.close()
+    launched = worker.launched
+    if launched is not None and not launched.survivors:
+        _remove_tree(worker.folder.parent)
+
+
 def _run_battery(source, scratch, runtime, seed, options, checks_):
-    """(results, flags): every check of checks_ against the hand-in's package (source), the
+    """The results of every check of checks_ against the hand-in's package (source), the
     student's code in sandboxed worker processes (a fresh one, on a fresh copy in scratch,
     after a crash or a timeout)."""
-    launch = _launcher(scratch, runtime, options.limits)
-    results, flags = [], set()
+    launch = _launcher(runtime, options.limits)
+    results = []
     worker = None
     start = time.monotonic()
     budget = options.limits.wall_seconds
@@ -183,8 +248,7 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
                 break
             if worker is None or worker.ended is not None or not worker.alive:
                 if worker is not None:
-                    flags.update(worker.modules)
-                    worker.close()
+                    _retire(worker)
                 try:
                     worker = Worker(_fresh_copy(source, scratch), options.probe_timeout,
                                     launch=launch)
@@ -200,9 +264,8 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
             results.append(_judge(c, worker, seed, hidden_checks))
     finally:
         if worker is not None:
-            flags.update(worker.modules)
-            worker.close()
-    return results, flags
+            _retire(worker)
+    return results
 
 
 def _judge(c, worker, seed, hidden_checks):
@@ -221,6 +284,9 @@ def _judge(c, worker, seed, hidden_checks):
 def grade_one(student, entries, root, work, runtime, seed, options, checks_):
     """The gradebook entry of one student. Never raises for anything in the hand-in."""
     started = time.perf_counter()
+    # Hypothesis keeps what it learns (its example database, the constants it collects from
+    # the grader's modules) in a folder of its own: the scratch folder's, never the current one.
+    hypothesis.configuration.set_hypothesis_home_dir(Path(work) / '.hypothesis')
     try:
         sub = submissions.prepare(student, entries, root, work)
         if sub.package is None:
@@ -229,12 +295,14 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
         else:
             scratch = Path(tempfile.mkdtemp(prefix=f'{student}-', dir=work))
             try:
-                results, flags = _run_battery(sub.package, scratch, runtime, seed, options,
+                results = _run_battery(sub.package, scratch, runtime, seed, options,
                                               checks_)
             finally:
                 _remove_tree(scratch)
+            # The flags come from the grader's own reading of the files graded, never from
+            # what the student's process says of itself.
             entry = _entry(sub, seed, 'graded', results, sub.notes,
-                           {f'imports-{m}' for m in flags})
+                           {f'imports-{m}' for m in submissions.noted_imports(sub.package)})
     except Exception as e:  # noqa: BLE001 - a grader failure is recorded, and retried on resume
         entry = _error_entry(student, seed, checks_, (
             f"the grader failed on this submission; it will be graded again on the next run: "

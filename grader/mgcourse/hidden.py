@@ -18,8 +18,8 @@ from hypothesis import settings
 
 from . import catalogue, oracle
 from .checks import nn_checks, random_checks
-from .checks.base import Check, Failed, run_check
-from .checks.nn_checks import _fail_rows, param_names
+from .checks.base import Check, Failed, answer_dict, pairs, run_check, student_kind
+from .checks.nn_checks import _fail_rows, network_weights, param_names, shape_of
 
 
 @dataclass(frozen=True)
@@ -70,33 +70,31 @@ def _describe(spec):
     return f"MLP({spec['nin']}, {spec['nouts']}) on {len(spec['xs'])} examples"
 
 
-def _ask(call, spec):
-    """The probe's observations on spec; Failed when the student's code raised, or built a
-    network of another shape than the one asked for."""
+def _ask(call, spec, keys, weights):
+    """The probe's observations on spec, every one of `keys` present; Failed when the
+    student's code raised, or answered for a network of another shape than the one asked for
+    (`weights`: the key of the reply with the network's weights)."""
     obs = call(spec)
-    if not isinstance(obs, dict):
-        raise Failed(f"{_describe(spec)}: the grader could not read what your code returned")
-    if 'raised' in obs:
-        raise Failed(f"{_describe(spec)}: {obs['raised']}", obs.get('kind', 'exception'))
-    got = obs.get('weights') or obs.get('start') or []
-    if [len(wb) for layer in got for wb in layer] != [len(wb) for layer in spec['weights']
-                                                       for wb in layer]:
-        raise Failed(f"{_describe(spec)}: the network should have "
-                     f"{len(oracle.flatten(spec['weights']))} parameters in layers of "
-                     f"{spec['nouts']} neurons; yours has {len(oracle.flatten(got))}")
+    if isinstance(obs, dict) and 'raised' in obs:
+        raise Failed(f"{_describe(spec)}: {obs['raised']}", student_kind(obs.get('kind')))
+    answer_dict(obs, keys, f"{_describe(spec)}: the answer")
+    network_weights(obs[weights], shape_of(spec['nin'], spec['nouts']),
+                    f"{_describe(spec)}: the network's weights")
     return obs
 
 
 def _drive_network(rng, call):
+    """Every weight read back, every output, the loss and every gradient, against what the
+    grader computes from its own spec (never from the reply)."""
     for _ in range(3):
         spec = _spec(rng)
-        obs = _ask(call, spec)
+        obs = _ask(call, spec, ('weights', 'outs', 'loss', 'grads'), 'weights')
         _fail_rows(f"{_describe(spec)}: the weights the grader set, read back",
                    [(n, w, g) for n, w, g in zip(param_names(spec['weights']),
                                                    oracle.flatten(spec['weights']),
                                                    oracle.flatten(obs['weights']))])
         rows = [(f"output for x = {x}", oracle.mlp_forward(spec['weights'], x), out)
-                for x, out in zip(spec['xs'], obs['outs'])]
+                for x, out in pairs(spec['xs'], obs['outs'], f"{_describe(spec)}: the outputs")]
         rows.append(("mse_loss", oracle.sse_loss(spec['weights'], spec['xs'], spec['ys']),
                      obs['loss']))
         _fail_rows(f"{_describe(spec)}: outputs and loss", rows)
@@ -105,10 +103,14 @@ def _drive_network(rng, call):
 
 
 def _drive_descent(rng, call):
+    """train() from the grader's weights, with the grader's steps and lr: the losses and the
+    weights after it."""
     for _ in range(2):
         spec = _spec(rng, steps=rng.randint(2, 4))
-        obs = _ask(call, spec)
-        nn_checks._judge_descent(obs, spec['xs'], spec['ys'])
+        obs = _ask(call, spec, ('start', 'steps', 'lr', 'losses', 'end'), 'end')
+        nn_checks._judge_descent(obs, spec['xs'], spec['ys'], steps=spec['steps'],
+                                 lr=spec['lr'], start=spec['weights'],
+                                 shape=shape_of(spec['nin'], spec['nouts']))
 
 
 HIDDEN_SEARCH = settings(random_checks.SEARCH, max_examples=60, derandomize=False)

@@ -28,13 +28,17 @@ from pathlib import Path
 
 from . import battery, catalogue, checks, paths
 from .battery import Report
-from .checks.base import ProbeError, Result, run_check
+from .checks.base import ProbeError, Result, run_check, student_kind
 from .impl import ImplError
 
 TIMEOUT = 10.0  # CPU seconds for one probe (a driven check sends many; each has this limit)
 WALL_FACTOR = 10  # the wall-clock limit of a probe, as a multiple of its CPU limit
 POLL = 0.05  # seconds between two readings of the worker's CPU time
 _TICKS = os.sysconf('SC_CLK_TCK')
+# The largest reply read from the student's process: the largest a correct run sends (the
+# three training runs of training.converges) is about 12 kB. A longer one ends the worker, and
+# costs the check it answered.
+MAX_REPLY_BYTES = 1 << 20
 
 
 def process_cpu_seconds(pid):
@@ -97,12 +101,16 @@ class Worker:
         os.close(reply_write)
         self._buffer = b''
         self.ended = None
-        self.modules = set()  # modules of note the student's code imported (torch)
         first = self._receive(max(self.timeout, 60.0), max(self.wall, 60.0))
         self.import_error = None
         if 'import_error' in first:
             e = first['import_error']
-            self.import_error = ImplError(e['message'], e['filename'], e['lineno'])
+            if not isinstance(e, dict):
+                e = {}
+            lineno = e.get('lineno')
+            self.import_error = ImplError(str(e.get('message', 'the package could not be imported')),
+                                          _text(e.get('filename')),
+                                          lineno if isinstance(lineno, int) else None)
 
     def probe(self, check_id, inputs=None):
         """The observed data of one probe; ProbeError when it raised, hung or crashed."""
@@ -121,9 +129,14 @@ class Worker:
         except BrokenPipeError:
             self._end('crash', self._death())
         reply = self._receive(self.timeout)
-        self.modules.update(reply.get('modules', ()))
         if 'error' in reply:
-            raise ProbeError(*reply['error'])
+            error = reply['error']
+            kind, message = (error + [None, None])[:2] if isinstance(error, list) else (None, error)
+            # The student's process may name only the failures its own code had.
+            raise ProbeError(student_kind(kind), str(message))
+        if 'observed' not in reply:
+            raise ProbeError('exception', "the process running your code answered something "
+                             "that is not an answer to the grader's request")
         return reply['observed']
 
     def cpu_seconds(self):
@@ -164,8 +177,26 @@ class Worker:
                 if not chunk:
                     self._end('crash', self._death())
                 self._buffer += chunk
+                if len(self._buffer.split(b'\n', 1)[0]) > MAX_REPLY_BYTES:
+                    self.close()
+                    self._end('exception', (
+                        f"your code's answer to this check was larger than "
+                        f"{MAX_REPLY_BYTES >> 20} MiB, more than the grader reads: it was "
+                        "stopped (a correct answer is a few kilobytes)"))
         line, self._buffer = self._buffer.split(b'\n', 1)
-        return json.loads(line)
+        if len(line) > MAX_REPLY_BYTES:
+            self.close()
+            self._end('exception', f"your code's answer to this check was larger than "
+                      f"{MAX_REPLY_BYTES >> 20} MiB, more than the grader reads")
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            self.close()
+            self._end('exception', "the process running your code wrote something that is not "
+                      "a reply on the grader's pipe, and was stopped")
+        return reply
 
     def _stop(self, how, timeout, wall):
         self.close()
@@ -246,6 +277,10 @@ def _not_run(entry, step, where):
     return Result(c.id, c.checkpoint, c.name, c.title, 0, entry.points, False,
                   f"not run: {step.what} ran out of time in {where}, and this check needs it "
                   "too (fix that first)", 'timeout')
+
+
+def _text(x):
+    return x if isinstance(x, str) else None
 
 
 def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall=None,

@@ -117,7 +117,7 @@ class Row:
 
     @property
     def status(self):
-        if self.kind == 'skipped':
+        if self.kind == 'skipped' and not self.possible:  # only the grader skips: 0 of 0
             return 'skipped'
         if self.kind == 'invalid':
             return 'not graded'
@@ -646,7 +646,7 @@ def pass_rates(book):
         ran = passed = 0
         for rec in graded.values():
             result = _results(rec).get(check['id'])
-            if result is None or result.get('error') == 'skipped':
+            if result is None or (result.get('error') == 'skipped' and not result.get('possible')):
                 continue
             ran += 1
             passed += bool(result.get('passed'))

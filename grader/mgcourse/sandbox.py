@@ -30,9 +30,11 @@ every process of a user, not those of one sandbox):
 When the command runs as a user id of its own, the `readable` trees are made readable by
 others and `workdir` is given to that user (both are meant to be scratch copies).
 
-The sandbox ends with its command: what the command left running is stopped (bubblewrap's
-process namespace does it; without it, the process group and every process started with this
-run's marker in its environment, or everything of the run's own user id, are killed).
+The sandbox ends with its command, and is over only when every process in it is gone: what
+the command left running is killed (everything of the run's own user id, as root; else every
+process started with this run's marker in its environment), and wait() and kill() return only
+once /proc shows none of them running (see Sandboxed._stop_tree). Bubblewrap's process
+namespace alone is not enough: its processes outlive the kill of bubblewrap by milliseconds.
 
 The command is killed when this process dies, and also (bubblewrap's --die-with-parent works
 that way, and so does the launcher without it) when the *thread* that started it ends: start
@@ -54,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,21 +135,6 @@ if select.select([lifeline], [], [], 0)[0]:
 os.close(lifeline)
 os.execvp(sys.argv[7], sys.argv[7:])
 '''
-
-# Kills every process of one user id but itself: kill(-1) as that user.
-_KILLER = r'''
-import os, sys
-uid = int(sys.argv[1])
-os.setgroups([])
-os.setgid(uid)
-os.setuid(uid)
-for _ in range(3):
-    try:
-        os.kill(-1, 9)
-    except ProcessLookupError:
-        break
-'''
-
 
 def _launcher(limits, nproc, uid, lifeline):
     return [sys.executable, '-I', '-S', '-c', _LAUNCHER, str(limits.cpu_seconds),
@@ -378,6 +366,8 @@ class Sandboxed:
         self._lifeline = lifeline
         self._lock = threading.Lock()
         self._stopped = False
+        self._gone = threading.Event()        # set once every process of the run is gone
+        self.survivors = []                   # what was left running after REAP_SECONDS
         self._capture = _Capture(process.stdout, limits.output_bytes)
         self._capture.start()
         self._timer = threading.Timer(limits.wall_seconds or 0, self._out_of_time)
@@ -388,6 +378,27 @@ class Sandboxed:
         self._ended = threading.Event()
         self._workdir, self._disk_at_start = workdir, _disk_use(workdir)
         threading.Thread(target=self._watch_disk, daemon=True).start()
+
+    def cpu_seconds(self):
+        """The CPU time the run's processes have used so far (user and system, with the
+        children they have waited for), read from /proc; None where they cannot be found.
+        isolated.Worker limits a probe by it, so a busy machine does not count against a
+        student. The run's processes are found by its user id or marker, looked for again
+        every 20 readings (a reading is otherwise a few small files)."""
+        from .isolated import process_cpu_seconds
+        self._cpu_reads = getattr(self, '_cpu_reads', 0) + 1
+        pids = getattr(self, '_cpu_pids', None)
+        if not pids or self._cpu_reads % 20 == 0:
+            if self.user is not None:
+                pids = _running_as(self.user)
+            elif self._marker is not None:
+                pids = _running_with(self._marker)
+            else:
+                pids = [self.process.pid]
+            self._cpu_pids = pids
+        used = [process_cpu_seconds(pid) for pid in pids]
+        used = [u for u in used if u is not None]
+        return sum(used) if used else None
 
     def output(self):
         """What it printed to stdout and stderr, cut at output_bytes with a note saying so."""
@@ -405,8 +416,7 @@ class Sandboxed:
         self._timer.cancel()
         self._ended.set()
         self._close_lifeline()
-        if not self.sandboxed:
-            self._stop_tree()  # what it left behind; bubblewrap's namespace does this itself
+        self._stop_tree()  # what it left behind (a daemon of its own session, say)
         self._capture.join(5)
         if self._capture.is_alive():  # something still holds the pipe open
             self.kill()
@@ -432,7 +442,8 @@ class Sandboxed:
                 self._lifeline = None
 
     def kill(self):
-        """Kill the command and every process it started. Safe to call more than once."""
+        """Kill the command and every process it started, and return only when all of them
+        are gone (see _stop_tree). Safe to call more than once, from any thread."""
         self._timer.cancel()
         self._ended.set()
         self._stop_tree()
@@ -442,23 +453,34 @@ class Sandboxed:
             pass
 
     def _stop_tree(self):
+        """Kill every process of the run and wait until none is left running.
+
+        Killing bubblewrap is not enough: its namespace's processes die a few milliseconds
+        later, and in the meantime they still run (and write). So the run's processes are
+        looked for in /proc, by the run's own user id (as root) or by the marker in their
+        environment, killed, and looked for again until none is found (zombies, which run
+        nothing, do not count), for at most REAP_SECONDS. A caller that comes second waits
+        for the first to finish. `survivors` lists what was still running after that bound
+        (never seen in practice): the run's folders must then be left alone.
+        """
         self._close_lifeline()
         with self._lock:
-            if self._stopped:
-                return
+            first = not self._stopped
             self._stopped = True
+        if not first:
+            self._gone.wait(REAP_SECONDS + 30)
+            return
+        try:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            if self.sandboxed:
-                return  # the outer bwrap is gone: its process namespace goes with it
             if self.user is not None:
-                subprocess.run([sys.executable, '-I', '-S', '-c', _KILLER, str(self.user)],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=30, check=False)
+                self.survivors = _reap(lambda: _running_as(self.user))
             elif self._marker is not None:
-                _kill_marked(self._marker)
+                self.survivors = _reap(lambda: _running_with(self._marker))
+        finally:
+            self._gone.set()
 
     def _out_of_time(self):
         if self.process.poll() is None:
@@ -501,24 +523,90 @@ def _disk_use(folder):
     return total
 
 
+REAP_SECONDS = 10.0
+
+
+def _status(pid):
+    """(state letter, its real, effective, saved and file-system uids), or None once gone."""
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as f:
+            state = f.read().rsplit(b')', 1)[1].split()[0].decode()
+        with open(f'/proc/{pid}/status') as f:
+            uids = next(line.split()[1:] for line in f if line.startswith('Uid:'))
+        return state, {int(u) for u in uids}
+    except (OSError, IndexError, StopIteration, ValueError):
+        return None
+
+
+def _processes():
+    me = os.getpid()
+    return [int(e.name) for e in os.scandir('/proc') if e.name.isdigit() and int(e.name) != me]
+
+
+def _running_as(uid):
+    """The processes still running (not zombies) with uid as a real, effective or saved id."""
+    found = []
+    for pid in _processes():
+        st = _status(pid)
+        if st is not None and st[0] not in 'ZX' and uid in st[1]:
+            found.append(pid)
+    return found
+
+
+def _running_with(marker):
+    """The processes still running (not zombies) whose environment carries marker."""
+    needle = marker.encode() + b'\0'
+    found = []
+    for pid in _processes():
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                if needle not in f.read() + b'\0':
+                    continue
+        except OSError:
+            continue
+        st = _status(pid)
+        if st is not None and st[0] not in 'ZX':
+            found.append(pid)
+    return found
+
+
+def _reap(find):
+    """Kill what find() returns until it returns nothing; what is left after REAP_SECONDS."""
+    deadline = time.monotonic() + REAP_SECONDS
+    pause = 0.001
+    while True:
+        left = find()
+        if not left or time.monotonic() > deadline:
+            return left
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+def reap_runs():
+    """Kill every process of every run's own user id on this machine, and wait until none is
+    left (what reaped them all left behind, if anything). Only for a machine that grades one
+    hand-in and nothing else, such as Gradescope's container: it ends other graders' runs."""
+    def find():
+        found = []
+        for pid in _processes():
+            st = _status(pid)
+            if st is not None and st[0] not in 'ZX' and any(_UID_BASE <= u < 2 ** 31
+                                                             for u in st[1]):
+                found.append(pid)
+        return found
+    if os.geteuid() != 0:
+        return []
+    return _reap(find)
+
+
 def _kill_marked(marker):
     """Kill every process whose environment carries marker, until none is left."""
-    needle = marker.encode() + b'\0'
-    for _ in range(50):
-        found = False
-        for entry in os.scandir('/proc'):
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                with open(os.path.join(entry.path, 'environ'), 'rb') as f:
-                    if needle not in f.read() + b'\0':
-                        continue
-                os.kill(int(entry.name), signal.SIGKILL)
-                found = True
-            except (OSError, ValueError):
-                pass
-        if not found:
-            return
+    _reap(lambda: _running_with(marker))
 
 
 def _bwrap_mounts(workdir, readable, limits):
@@ -568,11 +656,15 @@ def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds):
         # +1: bubblewrap's own init process lives in the namespace too.
         nproc = limits.processes + 1
         args += ['--unshare-all']
+    marker = None
+    if user is None:  # the run's processes share our user id: they are found by this marker
+        marker = f'{MARKER}={uuid.uuid4().hex}'
+        env = dict(env, **{MARKER: marker.split('=', 1)[1]})
     args += _bwrap_mounts(workdir, readable, limits)
     args += ['--chdir', str(workdir), '--']
     return _popen(lambda lifeline: args + _launcher(limits, nproc, user, lifeline) + argv,
                   workdir=workdir, env=env, pass_fds=pass_fds,
-                  sandboxed=True, limits=limits, user=user)
+                  sandboxed=True, limits=limits, user=user, marker=marker)
 
 
 def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):

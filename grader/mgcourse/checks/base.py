@@ -139,6 +139,63 @@ def show(obs):
 
 
 # --------------------------------------------------------------------------------
+# Complete answers: what the grader asked for, no more and no fewer
+# --------------------------------------------------------------------------------
+# The judges take their inputs from the grader's own record and the answers from the reply;
+# an answer with fewer items than asked for must not pass because zip() stops at the shorter
+# list. These raise Failed naming what is missing or was not asked for.
+
+def _names(items, limit=6):
+    items = [str(i) for i in items]
+    text = ', '.join(items[:limit])
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else '')
+
+
+def answer_list(got, count, what, names=None):
+    """got, when it is a list of exactly count items; else Failed. names: what each item is,
+    for the message (by default, its index)."""
+    if not isinstance(got, list):
+        raise Failed(f"{what}: the grader asked for {count} values and got {show(got)}")
+    if len(got) != count:
+        names = list(names) if names is not None else [f"[{i}]" for i in range(count)]
+        if len(got) < count:
+            detail = f"missing: {_names(names[len(got):])}"
+        else:
+            detail = f"{len(got) - count} more than asked for"
+        raise Failed(f"{what}: the grader asked for {count} values and got {len(got)} ({detail})")
+    return got
+
+
+def pairs(expected, got, what, names=None):
+    """zip(expected, got), once got is a list of exactly len(expected) items."""
+    expected = list(expected)
+    return list(zip(expected, answer_list(got, len(expected), what, names)))
+
+
+def answer_dict(got, keys, what):
+    """got, when it is a dict with exactly these keys; else Failed naming the missing ones."""
+    keys = list(keys)
+    if not isinstance(got, dict):
+        raise Failed(f"{what}: the grader asked for {_names(keys)} and got {show(got)}")
+    missing = [k for k in keys if k not in got]
+    extra = [k for k in got if k not in keys]
+    if missing or extra:
+        parts = ([f"missing: {_names(missing)}"] if missing else []) + (
+            [f"not asked for: {_names(extra)}"] if extra else [])
+        raise Failed(f"{what}: the grader asked for {_names(keys)} ({'; '.join(parts)})")
+    return got
+
+
+# The kinds of failure a reply from the student's process may name; any other kind it names
+# (say 'skipped', which counts for nothing) is read as 'exception'. Only this process skips.
+STUDENT_KINDS = ('not-implemented', 'exception')
+
+
+def student_kind(kind):
+    return kind if kind in STUDENT_KINDS else 'exception'
+
+
+# --------------------------------------------------------------------------------
 # Running a check
 # --------------------------------------------------------------------------------
 
@@ -242,10 +299,10 @@ def run_check(c, points, call):
         else:
             c.judge(call(None))
     except ProbeError as e:
-        error = (e.kind, e.message)
-        diagnoses = diagnosis.for_exception(e.message)
+        error = (e.kind if e.kind != 'skipped' else 'exception', str(e.message))
+        diagnoses = diagnosis.for_exception(error[1])
     except Failed as f:
-        error = (f.kind, str(f))
+        error = (f.kind if f.kind != 'skipped' else 'exception', str(f))
         diagnoses = f.diagnoses
     except Skip as s:
         return Result(c.id, c.checkpoint, c.name, c.title, 0, 0, True, str(s), 'skipped')

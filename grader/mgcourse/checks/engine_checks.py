@@ -10,7 +10,8 @@ import math
 
 from .. import diagnosis
 from ..oracle import Expression, close
-from .base import Failed, check, exception_message, observe, register, Check, show
+from .base import (Failed, answer_dict, check, exception_message, observe, pairs, register, Check,
+                   show, student_kind)
 
 LECTURE_B = 6.8813735870195432  # the neuron's bias in the lecture: makes n = 0.8813735870...
 
@@ -31,7 +32,7 @@ def expression_check(checkpoint, name, title, exprs, by_hand=None, seed=1.0):
 
     def judge(observed):
         messages, diagnoses = [], []
-        for e, obs in zip(exprs, observed):
+        for e, obs in pairs(exprs, observed, f"the answers for {len(exprs)} expression(s)"):
             message, found = _judge_expression(e, obs, by_hand, seed)
             if message:
                 messages.append(message)
@@ -143,10 +144,15 @@ def _judge_expression(expr, obs, by_hand, seed, oracle_grads=None):
     if alternatives:
         return _judge_orders(expr, obs, alternatives, by_hand, seed, oracle_grads)
     how = _how(expr, by_hand, seed)
-    if 'raised' in obs:
-        raise Failed(f"computing {how}:\n  {obs['raised']}", obs['kind'],
-                     diagnosis.for_exception(obs['raised']))
+    if isinstance(obs, dict) and 'raised' in obs:
+        raised = str(obs['raised'])
+        raise Failed(f"computing {how}:\n  {raised}", student_kind(obs.get('kind')),
+                     diagnosis.for_exception(raised))
     values, grads = expr.gradients()
+    # Every named node, no more and no fewer: each with its data and grad.
+    answer_dict(obs, values, f"after {how}, the nodes")
+    for label in values:
+        answer_dict(obs[label], ('data', 'grad'), f"after {how}, node {label}")
     if oracle_grads is not None:
         grads = oracle_grads
     uses = expr.uses()
@@ -154,7 +160,7 @@ def _judge_expression(expr, obs, by_hand, seed, oracle_grads=None):
     lines, rows = [], []
     data_wrong = False
     for index, (label, value) in enumerate(values.items()):
-        got = obs.get(label, {})
+        got = obs[label]
         want = scale * grads[label]
         data, grad = got.get('data'), got.get('grad')
         row = diagnosis.Row(label, want, grad, uses[label], index)

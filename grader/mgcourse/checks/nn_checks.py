@@ -9,7 +9,7 @@ import random
 
 from .. import diagnosis, oracle
 from ..oracle import close
-from .base import Failed, check, observe, register_probe, show
+from .base import Failed, answer_list, check, observe, pairs, register_probe, show
 
 # The lecture's tiny dataset, the grader's own copy.
 XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -34,6 +34,30 @@ def param_names(weights):
             names += [f"layers[{i}].neurons[{j}].w[{k}]" for k in range(len(wb) - 1)]
             names.append(f"layers[{i}].neurons[{j}].b")
     return names
+
+
+def shape_of(nin, nouts):
+    """[layer][neuron] = the number of parameters (weights and bias) of MLP(nin, nouts)."""
+    sizes = [nin] + list(nouts)
+    return [[sizes[i] + 1] * sizes[i + 1] for i in range(len(nouts))]
+
+
+def network_weights(got, shape, what):
+    """The reported weights of a network, once they have exactly the shape asked for (a list
+    per layer, per neuron, of floats); else Failed."""
+    layers = answer_list(got, len(shape), f"{what}: the layers", [f"layers[{i}]" for i in range(len(shape))])
+    for i, (layer, want) in enumerate(zip(layers, shape)):
+        neurons = answer_list(layer, len(want), f"{what}: the neurons of layers[{i}]")
+        for j, (wb, n) in enumerate(zip(neurons, want)):
+            answer_list(wb, n, f"{what}: the weights and bias of layers[{i}].neurons[{j}]")
+    return got
+
+
+def _zeros(shape):
+    return [[[0.0] * n for n in layer] for layer in shape]
+
+
+SHAPE = shape_of(*SIZES)
 
 
 def structural_parameters(model):
@@ -67,11 +91,14 @@ def _fail_rows(title, rows, likely=None, also=(), rel=1e-6, abs_tol=1e-9):
 # mlp: the forward passes
 # --------------------------------------------------------------------------------
 
+NEURON_XS = ([2.0, 3.0, -1.0], [0.5, -1.0, 0.25])
+
+
 @check('mlp', 'neuron', "Neuron(3)(x) = tanh(w . x + b)")
 def neuron(mg):
     random.seed(11)
     results = []
-    for x in ([2.0, 3.0, -1.0], [0.5, -1.0, 0.25]):
+    for x in NEURON_XS:
         n = mg.nn.Neuron(3)
         out = n(x)
         results.append({'x': x, 'wb': neuron_params(n), 'out': output_of(out),
@@ -83,39 +110,48 @@ def neuron(mg):
 def _(obs):
     rows = []
     likely = {'neuron-no-bias': [], 'neuron-no-activation': []}
-    for r in obs:
-        want = oracle.neuron_forward(r['wb'], r['x'])
-        rows.append((f"Neuron(3)({r['x']})", want, r['out']))
-        rows.append((f"Neuron(3) on Values {r['x']}", want, r['from_values']))
-        likely['neuron-no-bias'] += [oracle.neuron_forward(r['wb'][:-1] + [0.0], r['x'])] * 2
-        likely['neuron-no-activation'] += [oracle.neuron_forward(r['wb'], r['x'], 'linear')] * 2
+    for x, r in pairs(NEURON_XS, obs, "Neuron(3) on each input"):
+        wb = answer_list(r['wb'], 4, "a Neuron(3)'s 3 weights and bias")
+        want = oracle.neuron_forward(wb, x)
+        rows.append((f"Neuron(3)({x})", want, r['out']))
+        rows.append((f"Neuron(3) on Values {x}", want, r['from_values']))
+        likely['neuron-no-bias'] += [oracle.neuron_forward(wb[:-1] + [0.0], x)] * 2
+        likely['neuron-no-activation'] += [oracle.neuron_forward(wb, x, 'linear')] * 2
     _fail_rows("a tanh neuron's output, recomputed from its own w and b", rows, likely)
+
+
+ACTIVATION_RUNS = [(nonlin, seed) for nonlin in ('relu', 'linear') for seed in (1, 2, 3, 4)]
+ACTIVATION_X = [1.0, -2.0, 0.5]
 
 
 @check('mlp', 'activations', "Neuron(3, nonlin='relu') and Neuron(3, nonlin='linear')")
 def activations(mg):
     results = []
-    for nonlin in ('relu', 'linear'):
-        for seed in (1, 2, 3, 4):
-            random.seed(seed)
-            n = mg.nn.Neuron(3, nonlin=nonlin)
-            x = [1.0, -2.0, 0.5]
-            results.append({'nonlin': nonlin, 'x': x, 'wb': neuron_params(n),
-                            'out': output_of(n(x))})
+    for nonlin, seed in ACTIVATION_RUNS:
+        random.seed(seed)
+        n = mg.nn.Neuron(3, nonlin=nonlin)
+        results.append({'nonlin': nonlin, 'x': ACTIVATION_X, 'wb': neuron_params(n),
+                        'out': output_of(n(ACTIVATION_X))})
     return results
 
 
 @activations.judge
 def _(obs):
-    rows = [(f"Neuron(3, nonlin={r['nonlin']!r}) with w, b = {[round(v, 3) for v in r['wb']]}",
-             oracle.neuron_forward(r['wb'], r['x'], r['nonlin']), r['out']) for r in obs]
+    rows = []
+    for (nonlin, _), r in pairs(ACTIVATION_RUNS, obs, "a neuron of each activation"):
+        wb = answer_list(r['wb'], 4, "a Neuron(3)'s 3 weights and bias")
+        rows.append((f"Neuron(3, nonlin={nonlin!r}) with w, b = {[round(v, 3) for v in wb]}",
+                     oracle.neuron_forward(wb, ACTIVATION_X, nonlin), r['out']))
     _fail_rows("a neuron's output with each activation", rows)
+
+
+LAYER_X = [2.0, 3.0, -1.0]
 
 
 @check('mlp', 'layer', "Layer(3, 4)(x) is a list of 4 neuron outputs; Layer(3, 1)(x) one Value")
 def layer(mg):
     random.seed(12)
-    x = [2.0, 3.0, -1.0]
+    x = LAYER_X
     layer4 = mg.nn.Layer(3, 4)
     out4 = layer4(x)
     layer1 = mg.nn.Layer(3, 1)
@@ -134,9 +170,11 @@ def _(obs):
     if not isinstance(obs['out4'], list) or len(obs['out4']) != 4:
         raise Failed(f"Layer(3, 4)(x) should return a list of 4 Values, one per neuron; "
                      f"yours returned {show(obs['out4'])}")
-    rows = [(f"Layer(3, 4)(x)[{j}]", oracle.neuron_forward(wb, obs['x']), out)
-            for j, (wb, out) in enumerate(zip(obs['wb4'], obs['out4']))]
-    rows.append(("Layer(3, 1)(x), a single Value", oracle.neuron_forward(obs['wb1'], obs['x']),
+    wb4 = network_weights([obs['wb4']], [[4] * 4], "Layer(3, 4)")[0]
+    wb1 = answer_list(obs['wb1'], 4, "Layer(3, 1)'s neuron: its 3 weights and bias")
+    rows = [(f"Layer(3, 4)(x)[{j}]", oracle.neuron_forward(wb, LAYER_X), out)
+            for j, (wb, out) in enumerate(pairs(wb4, obs['out4'], "Layer(3, 4)(x)"))]
+    rows.append(("Layer(3, 1)(x), a single Value", oracle.neuron_forward(wb1, LAYER_X),
                  obs['out1']))
     _fail_rows("each neuron of a layer reads the same inputs x", rows)
 
@@ -151,8 +189,9 @@ def mlp(mg):
 
 @mlp.judge
 def _(obs):
+    network_weights(obs['weights'], SHAPE, "MLP(3, [4, 4, 1])")
     rows = [(f"MLP(3, [4, 4, 1])({x})", oracle.mlp_forward(obs['weights'], x), out)
-            for x, out in zip(XS, obs['outs'])]
+            for x, out in pairs(XS, obs['outs'], "MLP(3, [4, 4, 1]) on the 4 inputs")]
     # Layers that do not chain: the last one reads the network's input x itself.
     unchained = [oracle.neuron_forward(obs['weights'][-1][0], x) for x in XS]
     _fail_rows("the network's output: each layer's outputs are the next layer's inputs", rows,
@@ -173,6 +212,7 @@ def loss_value(mg):
 
 @loss_value.judge
 def _(obs):
+    network_weights(obs['weights'], SHAPE, "MLP(3, [4, 4, 1])")
     want = oracle.sse_loss(obs['weights'], XS, YS)
     preds = [oracle.mlp_forward(obs['weights'], x) for x in XS]
     unsquared = sum(p - y for p, y in zip(preds, YS))
@@ -193,7 +233,12 @@ def _loss_and_grads(mg, model, xs, ys):
 def _judge_gradients(title, weights, grads, xs, ys):
     """The grads against central differences of the loss of the network with these weights."""
     want = oracle.loss_gradient(weights, xs, ys)
-    _fail_rows(title, [(f"{name}.grad", w, g) for (name, g), w in zip(grads, want)],
+    names = param_names(weights)
+    got = pairs(names, grads, f"{title}: the parameters' gradients", names)
+    for name, item in got:
+        if not (isinstance(item, list) and len(item) == 2 and item[0] == name):
+            raise Failed(f"{title}: the gradient of {name} is missing (got {show(item)})")
+    _fail_rows(title, [(f"{name}.grad", w, item[1]) for (name, item), w in zip(got, want)],
                rel=1e-4, abs_tol=1e-6)
 
 
@@ -207,6 +252,7 @@ def loss_gradients(mg):
 
 @loss_gradients.judge
 def _(obs):
+    network_weights(obs['weights'], SHAPE, "MLP(3, [4, 4, 1])")
     _judge_gradients("gradients of the loss (expected values by central differences)",
                      obs['weights'], obs['grads'], XS, YS)
 
@@ -250,7 +296,9 @@ def order(mg):
 
 @order.judge
 def _(obs):
-    want, got = obs['expected'], obs['got']
+    want, got = param_names(_zeros(SHAPE)), obs['got']
+    if not isinstance(got, list):
+        raise Failed(f"parameters() should list {len(want)} Values; it gave {show(got)}")
     for i, (w, g) in enumerate(zip(want, got)):
         if w != g:
             bias_first = w.endswith('.w[0]') and g == w.rsplit('.', 1)[0] + '.b'
@@ -279,8 +327,14 @@ def zero_grad(mg):
 
 @zero_grad.judge
 def _(obs):
+    names = param_names(_zeros(SHAPE))
+    for key in ('grad', 'data'):
+        for name, item in pairs(names, obs[key], f"the parameters' {key} after zero_grad()", names):
+            if not (isinstance(item, list) and len(item) == 2 and item[0] == name):
+                raise Failed(f"after zero_grad(), {name}.{key} is missing (got {show(item)})")
+    before = answer_list(obs['before'], len(names), "the parameters' data before zero_grad()")
     rows = [(f"{n}.grad", 0.0, g) for n, g in obs['grad']]
-    rows += [(f"{n}.data", b, d) for (n, d), b in zip(obs['data'], obs['before'])]
+    rows += [(f"{n}.data", b, d) for (n, d), b in zip(obs['data'], before)]
     data_zeroed = [1.5] * len(obs['grad']) + [0.0] * len(obs['data'])
     _fail_rows("after every grad was set to 1.5, zero_grad()", rows,
                {'zero-grad-data': data_zeroed})
@@ -300,21 +354,26 @@ def _train(mg, seed, steps, lr):
     return _trained(mg, mg.nn.MLP(*SIZES), XS, YS, steps, lr)
 
 
-def _judge_descent(obs, xs=XS, ys=YS):
-    losses, end = oracle.descend(obs['start'], xs, ys, obs['steps'], obs['lr'])
-    title = f"train(model, xs, ys, steps={obs['steps']}, lr={obs['lr']})"
-    if not isinstance(obs['losses'], list) or len(obs['losses']) != obs['steps']:
-        raise Failed(f"{title} should return the list of the {obs['steps']} losses, one per step; "
+def _judge_descent(obs, xs=XS, ys=YS, *, steps, lr, start=None, shape=SHAPE):
+    """train()'s answer against the grader's descent from start (the grader's own weights
+    when it chose them; else the network's own, as reported, in the shape asked for), with
+    the grader's steps and lr."""
+    title = f"train(model, xs, ys, steps={steps}, lr={lr})"
+    if start is None:
+        start = network_weights(obs['start'], shape, f"{title}: the weights before")
+    network_weights(obs['end'], shape, f"{title}: the weights after")
+    losses, end = oracle.descend(start, xs, ys, steps, lr)
+    if not isinstance(obs['losses'], list) or len(obs['losses']) != steps:
+        raise Failed(f"{title} should return the list of the {steps} losses, one per step; "
                      f"it returned {show(obs['losses'])}")
     rows = [(f"losses[{i}]", w, g) for i, (w, g) in enumerate(zip(losses, obs['losses']))]
-    names = param_names(obs['start'])
+    names = param_names(start)
     rows += [(f"{n}.data after training", w, g)
              for n, w, g in zip(names, oracle.flatten(end), oracle.flatten(obs['end']))]
     likely = {}
     for mistake, kwargs in (('no-zero-grad', {'zero_grad': False}),
                             ('update-sign', {'direction': 1.0})):
-        wrong_losses, wrong_end = oracle.descend(obs['start'], xs, ys, obs['steps'], obs['lr'],
-                                                 **kwargs)
+        wrong_losses, wrong_end = oracle.descend(start, xs, ys, steps, lr, **kwargs)
         likely[mistake] = wrong_losses + oracle.flatten(wrong_end)
     numbers = all(isinstance(v, float) for v in oracle.flatten(obs['end']) + obs['losses'][:1])
     rises = numbers and oracle.sse_loss(obs['end'], xs, ys) > obs['losses'][0]
@@ -327,7 +386,7 @@ def one_step(mg):
     return _train(mg, seed=51, steps=1, lr=0.1)
 
 
-one_step.judge(_judge_descent)
+one_step.judge(lambda obs: _judge_descent(obs, steps=1, lr=0.1))
 
 
 @check('training', 'two_steps', "two steps: the second starts from zeroed gradients")
@@ -335,7 +394,7 @@ def two_steps(mg):
     return _train(mg, seed=52, steps=2, lr=0.1)
 
 
-two_steps.judge(_judge_descent)
+two_steps.judge(lambda obs: _judge_descent(obs, steps=2, lr=0.1))
 
 CONVERGE_SEEDS = (0, 1, 2)
 CONVERGE_STEPS = 100
@@ -350,13 +409,14 @@ def converges(mg):
 
 @converges.judge
 def _(obs):
-    for run, seed in zip(obs, CONVERGE_SEEDS):
+    for seed, run in pairs(CONVERGE_SEEDS, obs, "a training run for each seed"):
+        network_weights(run['end'], SHAPE, f"with random.seed({seed}), the weights after training")
         final = oracle.sse_loss(run['end'], XS, YS) if all(
             isinstance(v, float) for v in oracle.flatten(run['end'])) else float('nan')
         if not final < 0.01:
             first = run['losses'][0] if isinstance(run['losses'], list) and run['losses'] else None
-            raise Failed(f"with random.seed({seed}), after train(model, xs, ys, steps={run['steps']}, "
-                         f"lr={run['lr']}) the loss (recomputed by the grader from your weights) is "
+            raise Failed(f"with random.seed({seed}), after train(model, xs, ys, steps={CONVERGE_STEPS}, "
+                         f"lr={CONVERGE_LR}) the loss (recomputed by the grader from your weights) is "
                          f"{show(final)}; it should be below 0.01 (the first loss was {show(first)})")
 
 
