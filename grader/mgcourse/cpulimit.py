@@ -35,7 +35,9 @@ def cpu_limit(seconds):
         raise CPUTimeExceeded(message(seconds))
 
     previous = signal.signal(signal.SIGPROF, stop)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
+    # Once the limit is spent, the timer fires again every 0.2 s of CPU time: code that
+    # catches the first CPUTimeExceeded and loops on is stopped again.
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.2)
     try:
         yield
     finally:

@@ -42,7 +42,7 @@ import hypothesis.configuration
 
 from . import catalogue, checks, diagnosis, hidden, reports, sandbox, submissions
 from .checks.base import ProbeError, Result, run_check
-from .isolated import Worker
+from .isolated import Worker, with_retry_note
 
 ASSIGNMENT = 'micrograd'
 COURSE = 'micrograd-course'
@@ -57,7 +57,8 @@ class Options:
     jobs: int = 0                       # grading processes (0: one per core)
     seed: int = None                    # the hidden checks' seed (None: the gradebook's, or new)
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    probe_timeout: float = PROBE_TIMEOUT
+    probe_timeout: float = PROBE_TIMEOUT  # CPU seconds for one probe
+    probe_wall: float = None            # its wall-clock backstop (None: isolated's 10x)
     # Grade even where the process limit cannot hold (sandbox.process_limit_problem): only
     # for a machine that is itself disposable, such as Gradescope's container for one hand-in.
     unlimited_processes_ok: bool = False
@@ -240,6 +241,7 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
     start = time.monotonic()
     budget = options.limits.wall_seconds
     hidden_checks = hidden.by_id()
+    clock_confirmed = False  # a check was stopped by the clock on its second run too
     try:
         for i, c in enumerate(checks_):
             if budget is not None and time.monotonic() - start > budget:
@@ -251,7 +253,7 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
                     _retire(worker)
                 try:
                     worker = Worker(_fresh_copy(source, scratch), options.probe_timeout,
-                                    launch=launch)
+                                    launch=launch, wall=options.probe_wall)
                 except ProbeError as e:
                     results += _failed_all(checks_[i:], 'import', (
                         f"your package could not be started: {e.message}"))
@@ -261,7 +263,20 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
                 results += _failed_all(checks_[i:], 'import', (
                     f"the package could not be imported: {worker.import_error.message}"))
                 break
-            results.append(_judge(c, worker, seed, hidden_checks))
+            result = _judge(c, worker, seed, hidden_checks)
+            if result.error == 'timeout' and worker.timed_out == 'wall' and not clock_confirmed:
+                # stopped by the clock alone (a busy machine?): run again once, on a fresh
+                # worker, before it costs points; the message says so
+                _retire(worker)
+                worker = None
+                try:
+                    worker = Worker(_fresh_copy(source, scratch), options.probe_timeout,
+                                    launch=launch, wall=options.probe_wall)
+                    result = with_retry_note(_judge(c, worker, seed, hidden_checks))
+                    clock_confirmed = worker.timed_out == 'wall'
+                except ProbeError:
+                    pass  # it did not even start again: the first run's verdict stands
+            results.append(result)
     finally:
         if worker is not None:
             _retire(worker)
