@@ -22,7 +22,7 @@ from .catalogue import tomllib  # tomli on Python 3.10
 # The course library's modules that stay with the instructor.
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports.py',
                    'sandbox.py', 'submissions.py', 'nbgrade.py', 'nbautograde.py',
-                   'nbgrader_plugins.py', 'sampleclass.py')
+                   'nbgrader_plugins.py', 'sampleclass.py', 'prairielearn.py')
 
 README = """# micrograd course: learn backpropagation by building it
 
