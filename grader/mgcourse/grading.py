@@ -25,6 +25,7 @@ Grades never depend on timing, so a regrade with the recorded seed reproduces th
 import ast
 import contextlib
 import csv
+import functools
 import io
 import json
 import multiprocessing
@@ -137,10 +138,13 @@ def _defined(node):
     return None
 
 
+@functools.lru_cache(maxsize=16)
 def worker_edition(name, source):
-    """The module `name` of the library as the student's side gets it (WORKER_EDITIONS)."""
+    """The module `name` of the library as the student's side gets it (WORKER_EDITIONS).
+    Made once per source; its parse holds submissions.PARSE_LOCK, since threads grade
+    packages at once in mgcourse autograde."""
     keep = WORKER_EDITIONS[name]
-    tree = ast.parse(source)
+    tree = submissions.parse(source)
     body = [ast.Expr(ast.Constant(
         f"The worker's edition of {name}: only what builds what a probe is asked to build "
         "(see grading.WORKER_EDITIONS); the grader keeps the rest."))]

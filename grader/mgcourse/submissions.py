@@ -67,6 +67,7 @@ import os
 import re
 import shutil
 import stat
+import threading
 import tokenize
 import zipfile
 from dataclasses import dataclass, field
@@ -582,6 +583,19 @@ def _noted(name):
     return top if top in NOTED_MODULES else None
 
 
+# CPython 3.11's parser keeps its recursion depth in state that threads share: two ast.parse
+# calls at once can fail with "SystemError: AST constructor recursion depth mismatch" (seen
+# when mgcourse autograde grades two packages at once, in threads, on a busy machine). Every
+# ast.parse of the grader's holds this lock.
+PARSE_LOCK = threading.Lock()
+
+
+def parse(source):
+    """ast.parse, one call at a time across threads (see PARSE_LOCK)."""
+    with PARSE_LOCK:
+        return ast.parse(source)
+
+
 def noted_imports(package):
     """The modules of note that the package's .py files import, found by the grader itself:
     import statements, and strings naming such a module (`__import__('torch')`,
@@ -593,7 +607,7 @@ def noted_imports(package):
             continue
         data = path.read_bytes()
         try:
-            tree = ast.parse(data)
+            tree = parse(data)
         except (SyntaxError, ValueError):
             found.update(m.decode() for m in re.findall(
                 rb'(?:^|[\s;])(?:import|from)\s+(' + b'|'.join(m.encode() for m in NOTED_MODULES)
