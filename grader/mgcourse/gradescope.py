@@ -173,22 +173,29 @@ def run(submission, results):
         root = Path(tmp) / 'submissions'
         root.mkdir()
         shutil.copytree(submission, root / STUDENT, symlinks=True)
-        # Gradescope gives each hand-in a container of its own, thrown away afterwards; the
-        # grading itself still refuses to run student code as root without its process limit.
-        options = grading.Options(jobs=1, seed=config['seed'])
-        problem = sandbox.process_limit_problem()
-        start = time.perf_counter()
-        if problem is None:
-            book = grading.grade(root, Path(tmp) / 'out', options)
-        else:
-            book = _refused(config['seed'], problem)
-        seconds = time.perf_counter() - start
-    sandbox.reap_runs()
+        book, seconds = grade_in_container(root, Path(tmp) / 'out', config['seed'])
     data = reports.gradescope_results(
         book, STUDENT, hidden_visibility=config.get('hidden_visibility', 'after_published'))
     data['execution_time'] = max(1, round(seconds))
     reports.write_atomic(results, json.dumps(data, indent=1) + '\n')
     return data
+
+
+def grade_in_container(root, out, seed):
+    """(gradebook, seconds) of the one hand-in under root, graded as a platform's container
+    for one hand-in must (Gradescope's, PrairieLearn's): the student's code never runs as root
+    without its process limit (where no sandbox can hold it, nothing of it runs and the
+    gradebook says why), and when this returns, no process of any run is left to rewrite what
+    the caller writes next."""
+    problem = sandbox.process_limit_problem()
+    start = time.perf_counter()
+    if problem is None:
+        book = grading.grade(root, out, grading.Options(jobs=1, seed=seed))
+    else:
+        book = _refused(seed, problem)
+    seconds = time.perf_counter() - start
+    sandbox.reap_runs()
+    return book, seconds
 
 
 def _refused(seed, problem):

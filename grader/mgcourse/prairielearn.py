@@ -38,7 +38,7 @@ import uuid
 from pathlib import Path
 
 from . import diagnosis, grading, reports, skeleton
-from .gradescope import LIBRARY, requirements
+from .gradescope import LIBRARY, grade_in_container, requirements
 
 STUDENT = 'student'
 CONFIG = 'prairielearn.json'
@@ -230,10 +230,9 @@ def grade(root):
             shutil.copytree(student, hand_in / STUDENT, symlinks=True)
         else:
             (hand_in / STUDENT).mkdir()
-        # A grading job has a container of its own, thrown away afterwards: a submission that
-        # exhausts it harms only itself, so grading goes on without a process limit there.
-        options = grading.Options(jobs=1, seed=config['seed'], unlimited_processes_ok=True)
-        book = grading.grade(hand_in, Path(tmp) / 'out', options)
+        # The same rules as Gradescope's: never as root without the process limit, and every
+        # process of the student gone before results.json is written.
+        book, _ = grade_in_container(hand_in, Path(tmp) / 'out', config['seed'])
     data = results(book, STUDENT, time.perf_counter() - start)
     reports.write_atomic(root / 'results' / 'results.json', json.dumps(data, indent=1) + '\n')
     return data
