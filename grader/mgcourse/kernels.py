@@ -17,7 +17,6 @@ kernel that died before answering is started once more, and a cell's limit is CP
 """
 
 import asyncio
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,6 +26,8 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
 from traitlets import default
+
+from .isolated import process_cpu_seconds as cpu_seconds  # the kernel's CPU time, from /proc
 
 TRANSPORT = 'ipc'
 
@@ -83,18 +84,6 @@ def start_kernel(kernel_name='python3', transport=TRANSPORT, startup_timeout=60,
 
 CPU_LIMIT_ENAME = 'CellCPUTimeExceeded'
 WALL_LIMIT_ENAME = 'CellTimeoutError'  # nbgrader's error_on_timeout, and nbclient's exception
-
-
-def cpu_seconds(pid):
-    """CPU seconds (user and system, every thread, and the children it has waited for) that
-    process pid has used, read from /proc; None where that cannot be read (not Linux, gone)."""
-    try:
-        with open(f'/proc/{pid}/stat', encoding='ascii') as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    # after "pid (comm)": state is fields[0], so utime, stime, cutime, cstime are 11 to 14
-    return sum(int(x) for x in fields[11:15]) / os.sysconf('SC_CLK_TCK')
 
 
 def cpu_limit_message(limit):
