@@ -2,6 +2,7 @@
 and the parallel (mgcourse autograde) tests, which must agree on EXPECTED exactly."""
 
 import re
+from pathlib import Path
 
 import nbformat
 
@@ -77,7 +78,9 @@ def assert_check_cells_are_mgcourse_check(course, student):
     got = check_cells(course, student)
     assert sorted(got) == sorted(cp for cp in want if f'check_{cp}' in CHECK_CELLS), student
     for cp, (score, checks) in got.items():
-        assert score == want[cp][0], f"{student}, {cp}: nbgrader {score}, mgcourse check {want[cp][0]}"
+        assert score == want[cp][0], (
+            f"{student}, {cp}: nbgrader {score}, mgcourse check {want[cp][0]}\n"
+            + '\n'.join(f"    {where}: {text}" for where, text in lost_points(course, student)))
         assert checks == want[cp][1], f"{student}, {cp}"
     return got
 
@@ -93,6 +96,50 @@ def _check_cell_ids():
 
 
 CHECK_CELLS = _check_cell_ids()
+
+
+def assert_scores(course, expected=None):
+    """The gradebook's scores are expected (default EXPECTED); when not, the message shows,
+    for each student who differs, what their autograded notebooks say in the cells that lost
+    points (a check cell's battery lines, a test cell's error), so a failure explains itself."""
+    from mgcourse import nbautograde
+    expected = EXPECTED if expected is None else expected
+    got = nbautograde.scores(course)
+    if got == expected:
+        return
+    lines = []
+    for student in sorted(set(got) | set(expected)):
+        if got.get(student) != expected.get(student):
+            lines.append(f"{student}: got {got.get(student)}, want {expected.get(student)}")
+            lines += [f"    {where}: {text}" for where, text in lost_points(course, student)]
+    raise AssertionError('\n'.join(lines))
+
+
+def lost_points(course, student):
+    """[(notebook/cell, what its outputs say)] of the student's graded cells that scored less
+    than their points, from the autograded notebooks."""
+    out = []
+    graded = Path(course) / 'autograded' / student / nbgrade.ASSIGNMENT
+    if not graded.is_dir():
+        return [('autograded/', f'no folder {graded}')]
+    for path in sorted(graded.glob('*.ipynb')):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get('nbgrader', {})
+            if not meta.get('grade'):
+                continue
+            text = []
+            for o in cell.get('outputs', []):
+                if o.get('output_type') == 'error':
+                    text.append(f"{o.get('ename')}: {o.get('evalue')}")
+                elif o.get('output_type') == 'stream':
+                    text.append(o.get('text', ''))
+            mg = cell.metadata.get('mgcourse', {})
+            if mg and mg.get('points') == mg.get('possible'):
+                continue
+            if not mg and not any(o.get('output_type') == 'error' for o in cell.get('outputs', [])):
+                continue
+            out.append((f"{path.stem}/{meta.get('grade_id')}", ' | '.join(text)[-1500:]))
+    return out
 
 
 def checksum_warnings(log):

@@ -28,7 +28,7 @@ def graded(tmp_path_factory):
 
 
 def test_same_scores_as_nbgraders_serial_autograde(graded):
-    assert nbautograde.scores(graded['dir']) == nbgrader_class.EXPECTED
+    nbgrader_class.assert_scores(graded['dir'])
 
 
 def test_every_student_reported_once(graded):
@@ -57,7 +57,7 @@ def test_graded_students_are_skipped_unless_forced(graded, capsys):
     assert code == 0
     assert 'correct: already autograded' in out
     assert '0 graded, 1 already autograded, 0 failed' in out
-    assert nbautograde.scores(graded['dir']) == nbgrader_class.EXPECTED
+    nbgrader_class.assert_scores(graded['dir'])
 
 
 @pytest.mark.parametrize('student', nbgrader_class.EVERY_NOTEBOOK)
@@ -70,3 +70,15 @@ def test_a_course_without_the_generated_assignment_is_refused(tmp_path, capsys):
     course = nbgrade.scratch_copy(tmp_path / 'course')
     assert cli.main(['autograde', '--course', str(course)]) == 2
     assert 'nbgrader generate_assignment micrograd' in capsys.readouterr().err
+
+
+def test_a_score_that_differs_is_explained_by_the_autograded_cells(graded):
+    # the helper every score assertion uses: a wrong table names the student, and the cells
+    # that lost points say why (here partial's reuse cell, graded on the package)
+    wrong = {**nbgrader_class.EXPECTED, 'partial': nbgrader_class.MAX_SCORES}
+    with pytest.raises(AssertionError) as e:
+        nbgrader_class.assert_scores(graded['dir'], wrong)
+    message = str(e.value)
+    assert message.startswith('partial: got')
+    assert '04_backward/check_reuse:' in message
+    assert 'FAILED' in message and 'correct:' not in message

@@ -111,7 +111,7 @@ def test_the_release_carries_the_skeleton_and_no_answer(course):
 
 
 def test_exact_scores_in_the_gradebook(course):
-    assert nbautograde.scores(course['dir']) == nbgrader_class.EXPECTED
+    nbgrader_class.assert_scores(course['dir'])
     with Gradebook(nbautograde.db_url(course['dir']), nbgrade.COURSE_ID) as gb:
         assert gb.find_submission(nbgrade.ASSIGNMENT, 'correct').max_score == TOTAL
         slope = gb.find_grade('slope_test', '01_derivatives', nbgrade.ASSIGNMENT, 'partial')

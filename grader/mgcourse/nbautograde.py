@@ -198,8 +198,11 @@ def grade_packages(course, students, jobs, assignment=nbgrade.ASSIGNMENT):
     `jobs` at a time. autograde() calls it before any student's kernel starts, so no
     student's code can change a package, theirs or a classmate's, before it is graded."""
     def one(student):
-        return nbgrade.grade_package(nbgrade.submitted_package(course, student, assignment),
-                                     grading.Options(jobs=1))
+        package = nbgrade.submitted_package(course, student, assignment)
+        entry = nbgrade.grade_package(package, grading.Options(jobs=1))
+        if entry['status'] == 'error':  # the grader's own failure: once more before it counts
+            entry = nbgrade.grade_package(package, grading.Options(jobs=1))
+        return entry
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(zip(students, pool.map(one, students)))
 
@@ -301,6 +304,12 @@ def _finish(course, student, db_file, assignment, graded, done, on_done, package
     if not merge(sqlite_url(db_file), db_url(course), student, assignment, package, handed_in):
         graded.ok = False
         graded.message = graded.message or "nbgrader recorded no submission"
+    elif package is not None and package.get('status') == 'error':
+        # its check cells were scored 0 by a failure of the grader's, not of the student's
+        graded.ok = False
+        graded.message = graded.message or (
+            "the package could not be graded, so its check cells score 0; autograde this "
+            "student again with --force: " + '; '.join(package.get('notes', [])))
     done[student] = graded
     if on_done:
         on_done(graded)

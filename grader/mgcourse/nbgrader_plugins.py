@@ -264,6 +264,12 @@ class GradePackage(NbGraderPreprocessor):
                     coursedir.root, student, resources['nbgrader']['assignment'])
                 options = grading.Options(unlimited_processes_ok=self.unlimited_processes_ok)
                 entry = nbgrade.grade_package(folder, options)
+                if entry['status'] == 'error':  # the grader's own failure: once more
+                    entry = nbgrade.grade_package(folder, options)
+                if entry['status'] == 'error':  # never a silent 0: nbgrader reports the error
+                    raise nbgrade.NbgraderFailed(
+                        f"the package of {student} could not be graded: "
+                        + '; '.join(entry.get('notes', [])))
             self._graded[key] = entry
         resources['mgcourse_package'] = self._graded[key]
         return nb, resources
