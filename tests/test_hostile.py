@@ -133,10 +133,12 @@ except Exception:
 
 
 CASES = [
-    Case('endless-loop', engine_end=patched('relu', '    while True:\n        pass'),
-         twin={'engine_end': raising('relu')}, says=('computed for more than',)),
-    Case('long-sleep', engine_end=patched('exp', '    import time\n    time.sleep(3600)'),
-         twin={'engine_end': raising('exp')}, says=('longer than',)),
+    # The two that hang do it in an operation few checks use (4 each): every one of them
+    # waits out a limit, and a limit waited out is the suite's time.
+    Case('endless-loop', engine_end=patched('__rsub__', '    while True:\n        pass'),
+         twin={'engine_end': raising('__rsub__')}, says=('computed for more than',)),
+    Case('long-sleep', engine_end=patched('__rtruediv__', '    import time\n    time.sleep(3600)'),
+         twin={'engine_end': raising('__rtruediv__')}, says=('longer than',)),
     Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)'),
          twin={'engine_end': raising('log')}, says=('MemoryError',)),
     Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()'),
@@ -331,7 +333,10 @@ def graded(tmp_path_factory):
                                          outside=str(outside))
             write_package(root / case.name, case.base, top, case.engine_end,
                           case.extra.get('replace'))
-    options = grading.Options(jobs=2, seed=SEED, probe_timeout=5.0, probe_wall=15.0,
+    # A check of a correct hand-in takes about 20 ms (the controls' whole battery about 1.4 s):
+    # 2 CPU seconds and 4 on the clock are still 100 times that, and a check stopped by the
+    # clock alone is run again before it costs a point.
+    options = grading.Options(jobs=2, seed=SEED, probe_timeout=2.0, probe_wall=4.0,
                               limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240,
                                                     disk_bytes=32 << 20))
     start = time.perf_counter()
