@@ -217,3 +217,14 @@ def test_no_unknown_option_or_plain_tcp_warning(course):
         assert 'not recognized' not in log, (step, [l for l in log.splitlines()
                                                    if 'not recognized' in l][:3])
         assert 'without encryption' not in log, step
+
+
+def test_a_cell_tagged_autograde_skip_is_not_run_when_grading(course):
+    # notebook 05's comparison with PyTorch scores nothing; its import alone is 1.7 s of CPU
+    path = course['dir'] / 'autograded' / 'correct' / nbgrade.ASSIGNMENT / '05_more_ops_and_pytorch.ipynb'
+    cells = nbformat.read(path, as_version=4).cells
+    skipped = [c for c in cells if 'autograde-skip' in c.metadata.get('tags', [])]
+    assert len(skipped) == 1 and 'import torch' in skipped[0].source
+    assert skipped[0].outputs == []
+    ran = [c for c in cells if c.cell_type == 'code' and c not in skipped]
+    assert ran and all(c.execution_count for c in ran)

@@ -123,7 +123,12 @@ class ExecuteWithinBudget(CellLimits, Execute):
     - Kernels talk over IPC in a folder of their own (kernels.CourseKernelManager), so two
       starting at once never take each other's ports; one that dies before it answers is
       started once more.
+    - A cell tagged `autograde-skip` is not run: a demonstration that scores nothing and costs
+      time (notebook 05's comparison with PyTorch, whose import alone is 1.7 s of CPU).
     """
+
+    skip_cells_with_tag = Unicode(
+        'autograde-skip', help="Cells with this tag are not run when grading.").tag(config=True)
 
     cpu_timeout = Float(
         60.0, allow_none=True,
