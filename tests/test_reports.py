@@ -432,7 +432,7 @@ def test_pass_rates_and_mistakes_are_counted_over_the_graded_hand_ins(sample):
     counts = reports.mistake_counts(sample)
     assert [(m['id'], m['students']) for m in counts] == [
         ('overwrite', ['alice', 'erin']), ('loss-rises', ['carol']), ('params-bias-first', ['erin']),
-        ('params-no-bias', ['carol']), ('reflected', ['dave']), ('tanh-input', ['carol'])]
+        ('params-no-bias', ['carol']), ('reflected-add', ['dave']), ('tanh-input', ['carol'])]
     assert counts[0]['checks']['reuse.a_plus_a'] == 2
     assert counts[0]['text'] == diagnosis.texts()['overwrite']
 

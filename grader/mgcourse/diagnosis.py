@@ -39,8 +39,24 @@ def _data():
 
 
 def texts():
-    """diagnosis id -> its words."""
-    return dict(_data()['diagnosis'])
+    """diagnosis id -> its words; for a diagnosis of code the skeleton gives, ending with where
+    in the skeleton to look."""
+    where = skeleton_places()
+    return {i: f"{words} See {where[i]}." if i in where else words
+            for i, words in _data()['diagnosis'].items()}
+
+
+def skeleton_places():
+    """diagnosis id -> where in the skeleton its code is, for the mistakes in code the skeleton
+    gives and the lecture does not teach (mistakes.toml's [skeleton])."""
+    return dict(_data().get('skeleton', {}))
+
+
+def from_skeleton(ids):
+    """Whether these diagnoses name code the skeleton gives, not the lecture: then a message
+    points at the skeleton instead of a time in the video."""
+    where = skeleton_places()
+    return any(i in where for i in ids)
 
 
 def make(mistake, folder):
@@ -170,12 +186,17 @@ def _seeded_everywhere(rows, wrong, output):
 
 
 REFLECTED = re.compile(r"unsupported operand type\(s\) for (\*\*|[-+*/]): '(int|float)' and '\w+'")
+# The reflected method each operator needs with a plain number on its left: the skeleton
+# gives these four; ** (2 ** a) would need __rpow__, which the course never asks for.
+REFLECTED_BY_OPERATOR = {'+': 'reflected-add', '-': 'reflected-sub', '*': 'reflected-mul',
+                         '/': 'reflected-div'}
 
 
 def for_exception(message):
     """Diagnoses from the text of an exception the student's code raised."""
-    if REFLECTED.search(message):
-        return ['reflected']
+    m = REFLECTED.search(message)
+    if m:
+        return [REFLECTED_BY_OPERATOR.get(m.group(1), 'reflected')]
     return []
 
 

@@ -114,6 +114,7 @@ class Row:
     kind: str                  # the error kind; '' when passed
     message: str               # without its header line and its 'Likely mistake' lines
     likely: list = field(default_factory=list)   # the diagnoses' words
+    skeleton: bool = False     # the mistake is in code the skeleton gives: no time to rewatch
 
     @property
     def status(self):
@@ -136,7 +137,8 @@ def _clean_message(message, check, likely):
     check's checkpoint and title, and its 'Likely mistake' lines."""
     lines = _plain(message).split('\n')
     head = f"checkpoint {check.get('checkpoint', '')} ("
-    if lines and lines[0].startswith(head) and lines[0].endswith(f"): {check.get('title', '')}"):
+    if lines and (lines[0].startswith(head) and lines[0].endswith(f"): {check.get('title', '')}")
+                  or _points_at_skeleton(message, check)):
         lines = lines[1:]
     shown = {f"Likely mistake: {words}" for words in likely}
     text = '\n'.join(line.rstrip() for line in lines if line not in shown).strip('\n')
@@ -144,6 +146,13 @@ def _clean_message(message, check, likely):
         cut = len(text) - MESSAGE_LIMIT
         text = text[:MESSAGE_LIMIT] + f"\n... ({cut} more characters cut)"
     return text
+
+
+def _points_at_skeleton(message, check):
+    """Whether the message's first line names no time in the video: the check found a mistake in
+    code the skeleton gives, and its diagnosis says where in the skeleton to look."""
+    first = _plain(message).split('\n', 1)[0]
+    return first == f"checkpoint {check.get('checkpoint', '')}: {check.get('title', '')}"
 
 
 def _kind(result):
@@ -177,7 +186,7 @@ def rows(book, student):
             hidden=bool(check.get('hidden')),
             points=_float(result.get('points')), possible=_float(result.get('possible')),
             kind=_kind(result), message=_clean_message(result.get('message', ''), check, likely),
-            likely=likely))
+            likely=likely, skeleton=_points_at_skeleton(result.get('message', ''), check)))
     return out
 
 
@@ -309,7 +318,7 @@ def feedback_document(book, student):
             if r.message:
                 doc.append(Block('pre', text=r.message))
             doc += [Block('p', [Span(f"Likely mistake: {words}")]) for words in r.likely]
-            if r.lecture:
+            if r.lecture and not r.skeleton:
                 doc.append(Block('p', [Span(_rewatch(r))], cls='muted'))
     return title, doc
 
@@ -457,7 +466,7 @@ def _test_output(row, status):
         if row.message:
             parts.append(row.message)
         parts += [f"Likely mistake: {words}" for words in row.likely]
-        if row.lecture:
+        if row.lecture and not row.skeleton:
             parts.append(_rewatch(row))
     return '\n'.join(parts)
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import battery, catalogue, checks, isolated, paths
+from . import battery, catalogue, checks, diagnosis, isolated, paths
 from .battery import Scored
 from .checks.base import Result
 
@@ -388,7 +388,7 @@ def render(p, console, store=None):
     cp = current.checkpoint
     failure = current.first_failure
     console.print(f"\n[bold]Next: {cp.id}[/], {escape(cp.title)}")
-    console.print(f"  In the lecture: {escape(cp.lecture)}")
+    console.print(f"  {escape(where_explained(cp, failure))}")
     console.print(f"  Failing: {failure.id}\n")
     console.print(escape(wrap(_indent(failure.message), console.width)), highlight=False,
                   soft_wrap=True)
@@ -400,6 +400,16 @@ def render(p, console, store=None):
     if len(hints) < len(cp.hints):
         console.print(f"  [dim]More help: mgcourse hint {cp.id}[/]")
     console.print(f"  Run this checkpoint alone: [bold]{command_for(cp.id)}[/]")
+
+
+def where_explained(cp, failure):
+    """'In the lecture: 01:09:02 ...', or, for a failure in code the skeleton gives and the
+    lecture does not teach, where in the skeleton to look."""
+    places = diagnosis.skeleton_places()
+    where = [places[d] for d in failure.diagnoses if d in places]
+    if where:
+        return f"Not in the lecture: see {where[0]}"
+    return f"In the lecture: {cp.lecture}"
 
 
 def wrap(text, width, indent=None):

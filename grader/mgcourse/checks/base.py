@@ -213,7 +213,12 @@ class Result:
     diagnoses: list = field(default_factory=list)  # ids of the likely mistakes
 
 
-def header(c):
+def header(c, diagnoses=()):
+    """The message's first line: the checkpoint, where the lecture explains it, the check. When
+    the diagnoses name code the skeleton gives, which the lecture does not teach, no time in
+    the video: the diagnosis says where in the skeleton to look."""
+    if diagnosis.from_skeleton(diagnoses):
+        return f"checkpoint {c.checkpoint}: {c.title}"
     cp = catalogue.by_id()[c.checkpoint]
     return f"checkpoint {c.checkpoint} ({cp.lecture}): {c.title}"
 
@@ -312,4 +317,4 @@ def run_check(c, points, call):
     if diagnoses:
         message += '\n' + diagnosis.render(diagnoses)
     return Result(c.id, c.checkpoint, c.name, c.title, 0, points, False,
-                  f"{header(c)}\n{message}", kind, diagnoses)
+                  f"{header(c, diagnoses)}\n{message}", kind, diagnoses)
