@@ -333,9 +333,9 @@ def graded(tmp_path_factory):
                                          outside=str(outside))
             write_package(root / case.name, case.base, top, case.engine_end,
                           case.extra.get('replace'))
-    # A check of a correct hand-in takes about 20 ms (the controls' whole battery about 1.4 s):
-    # 2 CPU seconds and 4 on the clock are still 100 times that, and a check stopped by the
-    # clock alone is run again before it costs a point.
+    # A probe of a correct hand-in takes at most 0.14 s (training.converges; most take 1 ms,
+    # the controls' whole battery about 1.4 s): 2 CPU seconds are 14 times that, 4 on the clock
+    # 28 times, and a check stopped by the clock alone is run again before it costs a point.
     options = grading.Options(jobs=2, seed=SEED, probe_timeout=2.0, probe_wall=4.0,
                               limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240,
                                                     disk_bytes=32 << 20))
