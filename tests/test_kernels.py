@@ -8,6 +8,7 @@ kernels talk over IPC in a folder of their own, which goes with them.
 
 import json
 import os
+import sys
 
 import nbformat
 import pytest
@@ -66,8 +67,9 @@ def slow_the_first_time(marker):
 def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_path):
     nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
     run = ExecuteWithinBudget(cpu_timeout=30, timeout=2)
-    out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
+    out, resources = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert not any(errors(cell) for cell in out.cells), "the second run is graded, and passed"
+    assert resources['mgcourse_wall_retry'] is True  # FlagRetried flags it in the gradebook
     assert out.cells[1].outputs[0].text == '42\n'
     assert out.metadata['mgcourse']['wall_retry'] == {'first_run_stopped': [0],
                                                       'second_run_stopped': []}
@@ -123,3 +125,37 @@ def test_kernels_talk_over_ipc_in_a_folder_that_goes_with_them():
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert not os.path.exists(folder)
+
+
+def test_a_notebook_run_twice_is_flagged_in_the_gradebook(tmp_path, monkeypatch):
+    from nbgrader.api import Gradebook
+
+    from mgcourse.nbgrader_plugins import FlagRetried
+    # a new gradebook runs `alembic`, found on PATH: this environment's
+    monkeypatch.setenv('PATH', os.pathsep.join([os.path.dirname(sys.executable), os.environ['PATH']]))
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment('hw')
+        gb.add_notebook('one', 'hw')
+        gb.add_notebook('two', 'hw')
+        gb.add_student('ada')
+        gb.add_submission('hw', 'ada')
+    for name, retried in (('one', True), ('two', False)):
+        resources = {'nbgrader': {'db_url': url, 'notebook': name, 'assignment': 'hw',
+                                  'student': 'ada'}}
+        if retried:
+            resources['mgcourse_wall_retry'] = True
+        FlagRetried().preprocess(nbformat.v4.new_notebook(), resources)
+    with Gradebook(url) as gb:
+        assert gb.find_submission_notebook('one', 'hw', 'ada').flagged is True
+        assert gb.find_submission_notebook('two', 'hw', 'ada').flagged is False
+
+
+def test_the_course_pipeline_flags_after_saving_the_grades():
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    from mgcourse.nbgrader_plugins import (ExecuteWithinBudget, FlagRetried, GradePackage,
+                                           ScorePackageChecks, package_pipeline)
+    steps = package_pipeline([ExecuteWithinBudget, SaveAutoGrades])
+    assert steps == [GradePackage, ExecuteWithinBudget, ScorePackageChecks, SaveAutoGrades,
+                     FlagRetried]

@@ -169,6 +169,7 @@ class ExecuteWithinBudget(CellLimits, Execute):
         nb, resources = self._run_within_budget(nb, resources, km)
         stopped = wall_stopped_cells(nb)
         if name in self.first_run_stopped:  # this run is the retry
+            resources['mgcourse_wall_retry'] = True
             return _noted(nb, self.first_run_stopped[name], stopped), resources
         if not stopped:
             return nb, resources
@@ -178,7 +179,26 @@ class ExecuteWithinBudget(CellLimits, Execute):
         self.log.warning("%s: a wall-time limit stopped cell(s) %s; running it again once.",
                          name, ', '.join(map(str, stopped)))
         again, resources = self._run_within_budget(original, resources, None)
+        resources['mgcourse_wall_retry'] = True
         return _noted(again, stopped, wall_stopped_cells(again)), resources
+
+
+class FlagRetried(NbGraderPreprocessor):
+    """autograde, after SaveAutoGrades: a notebook that ExecuteWithinBudget ran a second time
+    (a wall-time limit stopped it on the first run) is flagged in the gradebook, where the
+    formgrader shows it, besides the note its feedback carries."""
+
+    def preprocess(self, nb, resources):
+        if resources.get('mgcourse_wall_retry'):
+            from nbgrader.api import Gradebook
+            info = resources['nbgrader']
+            with Gradebook(info['db_url']) as gb:
+                gb.find_submission_notebook(info['notebook'], info['assignment'],
+                                            info['student']).flagged = True
+                gb.db.commit()
+            self.log.warning("%s: run twice (a wall-time limit stopped it first); flagged in "
+                             "the gradebook.", info['notebook'])
+        return nb, resources
 
 
 def _noted(nb, first_stopped, stopped):
@@ -310,12 +330,16 @@ class ScorePackageChecks(NbGraderPreprocessor):
 
 
 def package_pipeline(steps, execute=ExecuteWithinBudget):
-    """An autograde pipeline with GradePackage before its Execute step and ScorePackageChecks
-    right after it."""
-    if execute not in steps:
-        raise RuntimeError(f"no {execute.__name__} step in the autograde pipeline")
+    """An autograde pipeline with GradePackage before its Execute step, ScorePackageChecks
+    right after it, and FlagRetried after SaveAutoGrades."""
+    from nbgrader.preprocessors import SaveAutoGrades
+    for step in (execute, SaveAutoGrades):
+        if step not in steps:
+            raise RuntimeError(f"no {step.__name__} step in the autograde pipeline")
     i = steps.index(execute)
-    return steps[:i] + [GradePackage, execute, ScorePackageChecks] + steps[i + 1:]
+    steps = steps[:i] + [GradePackage, execute, ScorePackageChecks] + steps[i + 1:]
+    j = steps.index(SaveAutoGrades) + 1
+    return steps[:j] + [FlagRetried] + steps[j:]
 
 
 class RestoreHiddenTests(NbGraderPreprocessor):
