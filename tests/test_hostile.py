@@ -7,8 +7,13 @@ the module the grader falls back to). The twin is graded by the battery in this 
 trusted code only; the hostile hand-in must get exactly the twin's verdict on every check,
 public and hidden, with a message that says what happened. Two controls (the solutions and
 the skeleton) are graded beside them and must come out untouched.
+
+The class is graded twice: with the sandbox as this machine has it ('on'), and with it forced
+off (MGCOURSE_SANDBOX=off, 'off'), the limits alone. The off class leaves out the cases that
+cannot hold without a sandbox, each for the reason its Case gives (why_left_out).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,8 +29,6 @@ from mgcourse import battery, grading, hidden, paths, sandbox
 from mgcourse.checks.base import PROBES, call_probe
 
 SEED = 2026
-SANDBOX = sandbox.bwrap_available()
-needs_sandbox = pytest.mark.skipif(not SANDBOX, reason=f"the sandbox is off: {sandbox.off_reason()}")
 
 S, K = paths.SOLUTIONS, paths.SKELETON
 MODULES = ('engine.py', 'nn.py', 'train.py')
@@ -51,6 +54,8 @@ class Case:
     flags: tuple = ()
     status: str = 'graded'
     sandbox_only: bool = False         # the outcome shown needs the sandbox (network, file system)
+    needs_process_limit: bool = False  # holds only where a run's processes are limited
+    off_reason: str = ''               # why it cannot hold with the sandbox off (left out there)
     build: object = None               # build(folder, case): a hand-in of another shape
     extra: dict = field(default_factory=dict)
 
@@ -142,7 +147,8 @@ CASES = [
     Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)'),
          twin={'engine_end': raising('log')}, says=('MemoryError',)),
     Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()'),
-         twin={'engine_end': raising('__pow__')}, says=('BlockingIOError',)),
+         twin={'engine_end': raising('__pow__')}, says=('BlockingIOError',),
+         needs_process_limit=True),
     Case('fills-the-disk', engine_end=patched('exp', (
         "    import itertools\n"
         "    for i in itertools.count():\n"
@@ -161,7 +167,10 @@ CASES = [
         "    try:\n"
         "        open(_path, 'w').write('overwritten by a student')\n"
         "    except OSError:\n"
-        "        pass\n"), twin={}, sandbox_only=True),
+        "        pass\n"), twin={}, sandbox_only=True,
+         off_reason=("without the sandbox the student's code runs as root here (or as the "
+                     "grader's own user), and may write any file the grader's user can: only a "
+                     "run as a user id of its own, or the sandbox, keeps it in its folder")),
     Case('network', engine_top=(
         "import socket\n"
         "try:\n"
@@ -169,7 +178,8 @@ CASES = [
         "except OSError:\n"
         "    pass\n"
         "else:\n"
-        "    raise SystemExit('connected')\n"), twin={}, sandbox_only=True),
+        "    raise SystemExit('connected')\n"), twin={}, sandbox_only=True,
+         off_reason="without the sandbox there is no network namespace: it can connect"),
     Case('reads-secrets', engine_top=(
         "import pathlib, mgcourse\n"
         "_here = pathlib.Path(mgcourse.__file__).parent\n"
@@ -178,7 +188,9 @@ CASES = [
         "        pathlib.Path(_secret).read_bytes()\n"
         "    except OSError:\n"
         "        continue\n"
-        "    raise SystemExit('read ' + _secret)\n"), twin={}, sandbox_only=True),
+        "    raise SystemExit('read ' + _secret)\n"), twin={}, sandbox_only=True,
+         off_reason=("without the sandbox it sees the whole file system, the solutions and "
+                     "the hidden checks included, as far as its user may read")),
     Case('monkeypatches-the-grader', base=K, engine_top=(
         "import json, sys, types\n"
         "import mgcourse.checks.base as _base\n"
@@ -292,6 +304,9 @@ def twin_folder(case, where):
     return folder
 
 
+_TRUSTED = {}  # the twins' verdicts, judged once for both classes
+
+
 def trusted_results(folder):
     """{check id: passed} of the battery and the hidden checks, in this process."""
     loaded = battery.Loaded(folder)
@@ -307,12 +322,40 @@ def trusted_results(folder):
     return passed
 
 
-@pytest.fixture(scope='module')
-def graded(tmp_path_factory):
-    problem = sandbox.process_limit_problem()
-    if problem:  # the batch grader refuses to run here (a fork bomb is one of the cases)
+@contextlib.contextmanager
+def sandbox_as(variant):
+    """The sandbox as this machine has it ('on'), or forced off ('off')."""
+    with pytest.MonkeyPatch.context() as mp:
+        if variant == 'off':
+            mp.setenv(sandbox.ENV_SWITCH, 'off')
+        yield
+
+
+def why_left_out(case, variant, problem):
+    """Why case is not graded in this variant's class ('' when it is); problem is the
+    variant's sandbox.process_limit_problem()."""
+    if variant == 'off' and case.off_reason:
+        return case.off_reason
+    if variant == 'off' and case.sandbox_only:
+        return "needs the sandbox: without it, the student's code can reach this"
+    if case.needs_process_limit and problem:
+        return f"needs the process limit, which cannot hold here: {problem}"
+    return ''
+
+
+@pytest.fixture(scope='module', params=('on', 'off'))
+def graded(request, tmp_path_factory):
+    variant = request.param
+    with sandbox_as(variant):
+        problem = sandbox.process_limit_problem()
+        sandboxed = sandbox.bwrap_available()
+    if problem and variant == 'on':  # the batch grader refuses (a fork bomb is one of the cases)
         pytest.skip(f"the batch grader would not grade here: {problem}")
-    tmp = tmp_path_factory.mktemp('hostile')
+    left_out = {c.name: why_left_out(c, variant, problem) for c in CASES}
+    cases = [c for c in CASES if not left_out[c.name]]
+    # Grading with no process limit is safe only once every case that needs one is left out.
+    assert not [c for c in cases if c.needs_process_limit and problem]
+    tmp = tmp_path_factory.mktemp(f'hostile-{variant}')
     root = tmp / 'submissions'
     root.mkdir()
     targets = [str(tmp / 'canary.txt')]
@@ -325,7 +368,7 @@ def graded(tmp_path_factory):
     port = listener.getsockname()[1]
     secrets = [str(S / 'engine.py'), str(paths.ROOT / 'grader/mgcourse/hidden.py'),
                str(paths.ROOT / 'grader/mgcourse/mistakes.toml')]
-    for case in CASES:
+    for case in cases:
         if case.build is not None:
             case.build(root, case)
         else:
@@ -338,33 +381,40 @@ def graded(tmp_path_factory):
     # 28 times, and a check stopped by the clock alone is run again before it costs a point.
     options = grading.Options(jobs=2, seed=SEED, probe_timeout=2.0, probe_wall=4.0,
                               limits=sandbox.Limits(cpu_seconds=30, wall_seconds=240,
-                                                    disk_bytes=32 << 20))
+                                                    disk_bytes=32 << 20),
+                              unlimited_processes_ok=bool(problem))
     start = time.perf_counter()
     began = time.time()
     here = os.getcwd()
     (tmp / 'cwd').mkdir()
     os.chdir(tmp / 'cwd')  # a folder of its own, which no other test writes in
     try:
-        book = grading.grade(root, tmp / 'out', options)
+        with sandbox_as(variant):
+            book = grading.grade(root, tmp / 'out', options)
     finally:
         os.chdir(here)
     seconds = time.perf_counter() - start
     listener.close()
-    twins, known, expected = tmp / 'twins', {}, {}
-    for case in CASES:  # many cases share a twin (the solutions, the skeleton): judged once
+    twins, expected = tmp / 'twins', {}
+    for case in cases:  # many cases share a twin (the solutions, the skeleton): judged once
         key = (str(case.twin.get('base', case.base)), case.twin.get('engine_end', ''),
                tuple(sorted((m, str(f)) for m, f in case.twin.get('from', {}).items())))
-        if key not in known:
-            known[key] = trusted_results(twin_folder(case, twins))
-        expected[case.name] = known[key]
-    print(f"\nhostile class: {len(CASES)} students graded in {seconds:.1f} s")
-    return {'book': book, 'expected': expected, 'canary': Path(targets[0]), 'out': tmp / 'out',
-            'root': root, 'outside': outside, 'start': began, 'cwd': tmp / 'cwd'}
+        if key not in _TRUSTED:
+            _TRUSTED[key] = trusted_results(twin_folder(case, twins))
+        expected[case.name] = _TRUSTED[key]
+    print(f"\nhostile class, sandbox {variant}: {len(cases)} students graded in {seconds:.1f} s")
+    return {'variant': variant, 'sandboxed': sandboxed, 'left_out': left_out,
+            'cases': cases, 'book': book, 'expected': expected, 'canary': Path(targets[0]),
+            'out': tmp / 'out', 'root': root, 'outside': outside, 'start': began,
+            'cwd': tmp / 'cwd'}
 
 
 @pytest.mark.parametrize('case', CASES, ids=lambda c: c.name)
 def test_each_submission_gets_its_twins_grade_and_a_clear_message(graded, case):
-    if case.sandbox_only and not SANDBOX:
+    why = graded['left_out'][case.name]
+    if why:
+        pytest.skip(f"left out with the sandbox {graded['variant']}: {why}")
+    if case.sandbox_only and not graded['sandboxed']:
         pytest.skip("needs the sandbox: without it, the student's code can reach this")
     record = graded['book']['students'][case.name]
     assert record['status'] == case.status
@@ -390,8 +440,9 @@ def test_the_controls_are_untouched_by_their_neighbours(graded):
     assert students['control-skeleton']['total'] == 0
 
 
-@needs_sandbox
 def test_nothing_outside_the_sandbox_was_written(graded):
+    if not graded['sandboxed'] and any(c.sandbox_only for c in graded['cases']):
+        pytest.skip("writes-outside was graded without the sandbox, which lets it write here")
     assert graded['canary'].read_text() == 'the grader owns this file\n'
     assert not (graded['root'].parent / 'evil.py').exists()
     assert not Path('/abs.py').exists()
@@ -407,5 +458,12 @@ def test_grading_left_no_file_in_the_current_folder(graded):
 
 def test_the_class_has_a_report_for_every_student(graded):
     out = graded['out']
-    assert sorted(p.stem for p in (out / 'feedback').glob('*.html')) == sorted(c.name for c in CASES)
+    reports = sorted(p.stem for p in (out / 'feedback').glob('*.html'))
+    assert reports == sorted(c.name for c in graded['cases'])
     assert (out / 'summary.png').stat().st_size > 1000
+
+
+def test_the_gradebook_says_how_the_class_was_sandboxed(graded):
+    assert graded['book']['sandbox'] == ('bubblewrap' if graded['sandboxed'] else 'off')
+    if graded['variant'] == 'off':
+        assert not graded['sandboxed']
