@@ -422,7 +422,9 @@ def test_each_submission_gets_its_twins_grade_and_a_clear_message(graded, case):
     assert record['status'] == case.status
     got = {check: r['passed'] for check, r in record['checks'].items()}
     want = graded['expected'][case.name]
-    assert got == want, {c: (want[c], got[c]) for c in want if got.get(c) != want[c]}
+    # on a difference: each check's (twin passed, hand-in passed, what the hand-in was told)
+    assert got == want, {c: (want[c], got.get(c), record['checks'].get(c, {}).get('message', '')[:600])
+                         for c in want if got.get(c) != want[c]}
     points = {c['id']: c['points'] for c in graded['book']['checks']}
     assert record['total'] == sum(points[c] for c, ok in want.items() if ok)
     text = '\n'.join(record['notes'] + [r['message'] for r in record['checks'].values()])
