@@ -97,3 +97,14 @@ def test_the_mistake_first_fails_in_its_own_checkpoint(mistake, tmp_path):
     assert result.checkpoint == mistake.checkpoint, (
         f"{mistake.id} belongs to {mistake.checkpoint} but first fails in {result.id}:\n"
         f"{result.message}")
+
+
+def test_the_mutation_tool_knows_where_every_diagnosis_places_its_mistake():
+    # tools/mutate.py counts a mutant's diagnosis as named right only where WHERE says the
+    # diagnosis places the mistake; a diagnosis missing there would be counted as wrong
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('mutate', paths.ROOT / 'tools' / 'mutate.py')
+    mutate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mutate)
+    known = set(mutate.WHERE) | mutate.NUMBERS_ONLY
+    assert set(diagnosis.texts()) - known == set()
