@@ -198,11 +198,8 @@ def grade_packages(course, students, jobs, assignment=nbgrade.ASSIGNMENT):
     `jobs` at a time. autograde() calls it before any student's kernel starts, so no
     student's code can change a package, theirs or a classmate's, before it is graded."""
     def one(student):
-        package = nbgrade.submitted_package(course, student, assignment)
-        entry = nbgrade.grade_package(package, grading.Options(jobs=1))
-        if entry['status'] == 'error':  # the grader's own failure: once more before it counts
-            entry = nbgrade.grade_package(package, grading.Options(jobs=1))
-        return entry
+        return nbgrade.grade_package(nbgrade.submitted_package(course, student, assignment),
+                                     grading.Options(jobs=1))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(zip(students, pool.map(one, students)))
 

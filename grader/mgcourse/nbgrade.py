@@ -319,7 +319,15 @@ def submitted_package(course, student, assignment=ASSIGNMENT):
 def grade_package(folder, options=None):
     """The public battery on the package files in folder, graded as `mgcourse grade` grades a
     hand-in (submissions' rules, a sandboxed worker, the verdicts taken in this process).
-    Returns the gradebook entry (grading.py's shape: status, total, notes, checks)."""
+    Returns the gradebook entry (grading.py's shape: status, total, notes, checks). A failure
+    of the grader's own (status 'error') is graded once more before it is returned."""
+    entry = _grade_package_once(folder, options)
+    if entry['status'] == 'error':
+        entry = _grade_package_once(folder, options)
+    return entry
+
+
+def _grade_package_once(folder, options):
     options = options or grading.Options()
     problem = sandbox.process_limit_problem()
     if problem and not options.unlimited_processes_ok:

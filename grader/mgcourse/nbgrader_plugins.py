@@ -288,9 +288,7 @@ class GradePackage(NbGraderPreprocessor):
                 folder = nbgrade.submitted_package(
                     coursedir.root, student, resources['nbgrader']['assignment'])
                 options = grading.Options(unlimited_processes_ok=self.unlimited_processes_ok)
-                entry = nbgrade.grade_package(folder, options)
-                if entry['status'] == 'error':  # the grader's own failure: once more
-                    entry = nbgrade.grade_package(folder, options)
+                entry = nbgrade.grade_package(folder, options)  # tried twice on an error
                 if entry['status'] == 'error':  # never a silent 0: nbgrader reports the error
                     raise nbgrade.NbgraderFailed(
                         f"the package of {student} could not be graded: "
