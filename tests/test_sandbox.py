@@ -451,3 +451,35 @@ def test_no_process_of_the_sandbox_outlives_kill_or_wait(mode, run, workdir, tok
     assert late == [0] * trials
     assert survivors(token) == []
     assert sb.survivors == []
+
+
+def test_reaping_a_graders_runs_spares_the_runs_of_other_graders(mode, run, tmp_path, workdir):
+    # Gradescope's and PrairieLearn's runner reap what their runs left before writing the
+    # results (grade_in_container). Another grader on the same machine (a second course, a
+    # parallel test) must keep its runs: reaping once killed them mid-check ("killed by
+    # signal 9") in a correct hand-in graded beside the Gradescope tests.
+    up = "import time; open('up', 'w').close(); time.sleep(100)"
+    sb = run(up)
+    if sb.user is None:
+        pytest.skip("not root: runs have no user ids of their own, and nothing is reaped")
+    deadline = time.monotonic() + 20
+    while not (workdir / 'up').exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (workdir / 'up').exists(), sb.output()
+    other = tmp_path / 'other'
+    other.mkdir()
+    python = sys.executable if mode == 'on' else _python_for_others()
+    reaper = subprocess.run([sys.executable, '-c', textwrap.dedent(f"""
+        import os, time
+        from mgcourse import sandbox
+        sb = sandbox.start([{python!r}, '-c', {up!r}], workdir={str(other)!r},
+                           env={{'PATH': os.defpath}})
+        deadline = time.monotonic() + 20
+        while not os.path.exists({str(other / 'up')!r}) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.path.exists({str(other / 'up')!r}), sb.output()
+        sandbox.reap_runs()
+        assert sb.wait(10) is not None, 'its own run was not reaped'
+        """)], capture_output=True, text=True, timeout=60)
+    assert reaper.returncode == 0, reaper.stderr
+    assert sb.process.poll() is None, "another grader's reaping ended this run"

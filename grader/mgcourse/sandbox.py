@@ -276,8 +276,21 @@ def _give_tree(path, uid):
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
+def _own_uids():
+    """The user ids this process gives its runs, in turn: a block of its own, apart from every
+    other process's (a process id is unique while the process lives), below 2**31."""
+    try:
+        pid_max = int(Path('/proc/sys/kernel/pid_max').read_text())
+    except (OSError, ValueError):
+        pid_max = 1 << 22  # the kernel's largest
+    size = min(100, (2 ** 31 - _UID_BASE) // (pid_max + 1))
+    first = _UID_BASE + os.getpid() * size
+    return range(first, first + size)
+
+
 def _new_uid():
-    return _UID_BASE + (os.getpid() % 100_000) * 100 + next(_run_numbers) % 100
+    uids = _own_uids()
+    return uids[next(_run_numbers) % len(uids)]
 
 
 def _run_as_own_user(readable, workdir):
@@ -588,15 +601,16 @@ def _reap(find):
 
 
 def reap_runs():
-    """Kill every process of every run's own user id on this machine, and wait until none is
-    left (what reaped them all left behind, if anything). Only for a machine that grades one
-    hand-in and nothing else, such as Gradescope's container: it ends other graders' runs."""
+    """Kill every process still running as a user id this process gave one of its runs, and
+    wait until none is left (what reaped them all left behind, if anything). The runs of other
+    graders on the machine, with user ids of their own, are left alone."""
+    own = _own_uids()
+
     def find():
         found = []
         for pid in _processes():
             st = _status(pid)
-            if st is not None and st[0] not in 'ZX' and any(_UID_BASE <= u < 2 ** 31
-                                                             for u in st[1]):
+            if st is not None and st[0] not in 'ZX' and any(u in own for u in st[1]):
                 found.append(pid)
         return found
     if os.geteuid() != 0:
