@@ -219,12 +219,16 @@ def test_no_unknown_option_or_plain_tcp_warning(course):
         assert 'without encryption' not in log, step
 
 
-def test_a_cell_tagged_autograde_skip_is_not_run_when_grading(course):
+def test_a_cell_tagged_autograde_skip_and_a_check_cell_are_not_run_when_grading(course):
     # notebook 05's comparison with PyTorch scores nothing; its import alone is 1.7 s of CPU
     path = course['dir'] / 'autograded' / 'correct' / nbgrade.ASSIGNMENT / '05_more_ops_and_pytorch.ipynb'
     cells = nbformat.read(path, as_version=4).cells
     skipped = [c for c in cells if 'autograde-skip' in c.metadata.get('tags', [])]
     assert len(skipped) == 1 and 'import torch' in skipped[0].source
     assert skipped[0].outputs == []
-    ran = [c for c in cells if c.cell_type == 'code' and c not in skipped]
+    # A check cell is not run in the kernel either: its output and points are the grader's.
+    checks = [c for c in cells if c.source.strip() == "check('more_ops');"]
+    assert len(checks) == 1 and checks[0].execution_count is None
+    assert "graded by the course's grader" in checks[0].outputs[0]['text']
+    ran = [c for c in cells if c.cell_type == 'code' and c not in skipped + checks]
     assert ran and all(c.execution_count for c in ran)

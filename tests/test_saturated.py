@@ -1,11 +1,15 @@
 """A correct student gets full marks on a machine that is busy with other work.
 
-Two busy processes per core (each ends itself after BUSY_SECONDS, and the test stops them as
-soon as it is done) compete with the grader while it grades one correct student: with the
+Two busy processes (each ends itself after BUSY_SECONDS, and the test stops them as soon as it
+is done) compete with the grader for one core while it grades one correct student: with the
 batch grader (`mgcourse grade`, sandboxed, hidden checks included) and with nbgrader's own
 autograde under the course's configuration, every limit as the course ships it. The limits
 meant for endless loops count CPU time, which the busy processes do not stretch; the
 wall-time limits sit far above a correct hand-in's cost.
+
+The grader and the busy processes are held to one core (the grader gets a third of it, as on a
+machine with two busy processes on every core), so that the rest of the machine, where the
+suite's other worker runs, is not slowed down with it.
 """
 
 import contextlib
@@ -25,18 +29,22 @@ FULL = sum(c['points'] for c in grading.check_list())
 
 @contextlib.contextmanager
 def saturated(per_core=2):
-    """The machine kept busy: per_core CPU-bound processes per core, bounded in time."""
+    """One core kept busy by per_core CPU-bound processes, bounded in time, with this thread
+    (and so everything it starts: the grader's workers, nbgrader and its kernels) held to it."""
     loop = (f"import time\nend = time.monotonic() + {BUSY_SECONDS}\n"
             "while time.monotonic() < end:\n    pass\n")
-    busy = [subprocess.Popen([sys.executable, '-c', loop])
-            for _ in range(per_core * (os.cpu_count() or 1))]
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {max(cores)})
+    busy = []
     try:
+        busy += [subprocess.Popen([sys.executable, '-c', loop]) for _ in range(per_core)]
         yield busy
     finally:
         for p in busy:
             p.kill()
         for p in busy:
             p.wait()
+        os.sched_setaffinity(0, cores)
     assert all(p.returncode is not None for p in busy)
 
 
