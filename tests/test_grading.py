@@ -235,3 +235,30 @@ def test_grading_writes_nothing_in_the_current_folder(sample, tmp_path, monkeypa
     book = grading.grade(root, tmp_path / 'out', grading.Options(jobs=1, seed=SEED))
     assert book['students']['ada']['total'] == FULL
     assert list(here.iterdir()) == []
+
+
+def test_packages_graded_at_once_in_threads_share_one_hypothesis_home_that_outlives_them():
+    # nbautograde grades its students' packages in threads at once. Hypothesis's home folder is
+    # one setting for the process: when each student's grading set it to a folder of its own
+    # scratch space, one student's search wrote into another's folder while it was removed
+    # ("OSError: Directory not empty" in the middle of an autograde).
+    import threading
+
+    import hypothesis.configuration
+
+    from mgcourse import nbgrade, paths
+    options = grading.Options(unlimited_processes_ok=bool(sandbox.process_limit_problem()))
+    entries, homes = [], []
+
+    def one():
+        entries.append(nbgrade.grade_package(paths.SKELETON, options))
+        homes.append(hypothesis.configuration.storage_directory().home_directory)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [e['status'] for e in entries] == ['graded', 'graded']
+    assert len(set(homes)) == 1 and homes[0].is_dir()
+    assert homes[0].name.startswith('mgcourse-hypothesis-')

@@ -23,6 +23,7 @@ Grades never depend on timing, so a regrade with the recorded seed reproduces th
 """
 
 import ast
+import atexit
 import contextlib
 import csv
 import functools
@@ -33,6 +34,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -300,12 +302,27 @@ def _judge(c, worker, seed, hidden_checks):
                            f"the grader could not judge what your code returned ({detail})")[0]
 
 
+_hypothesis_home = []
+_hypothesis_lock = threading.Lock()
+
+
+def _hypothesis_in_scratch():
+    """Hypothesis keeps what it learns (its example database, the constants it collects from
+    the grader's modules) in a folder of its own: here one scratch folder for the whole process,
+    removed at its exit, never the current folder. One for the process, not one per student:
+    the setting is global, and students graded at once in threads (nbautograde's packages)
+    wrote in each other's, which was then removed under them ("Directory not empty")."""
+    with _hypothesis_lock:
+        if not _hypothesis_home:
+            _hypothesis_home.append(tempfile.mkdtemp(prefix='mgcourse-hypothesis-'))
+            atexit.register(shutil.rmtree, _hypothesis_home[0], True)
+            hypothesis.configuration.set_hypothesis_home_dir(_hypothesis_home[0])
+
+
 def grade_one(student, entries, root, work, runtime, seed, options, checks_):
     """The gradebook entry of one student. Never raises for anything in the hand-in."""
     started = time.perf_counter()
-    # Hypothesis keeps what it learns (its example database, the constants it collects from
-    # the grader's modules) in a folder of its own: the scratch folder's, never the current one.
-    hypothesis.configuration.set_hypothesis_home_dir(Path(work) / '.hypothesis')
+    _hypothesis_in_scratch()
     try:
         sub = submissions.prepare(student, entries, root, work)
         if sub.package is None:
