@@ -49,24 +49,41 @@ def test_a_cell_that_waits_costs_no_cpu_time_and_is_not_stopped():
     assert nb.cells[0].outputs[0].text == 'slept\n'
 
 
-def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it():
+def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it(tmp_path):
+    # the kernel runs in the sandbox: its CPU time is read from its run's processes, not from
+    # bubblewrap's, and it is interrupted by a message, which reaches it there
     nb = notebook('while True:\n    pass', 'print("after")')
     run = ExecuteWithinBudget(cpu_timeout=2, timeout=120)
-    out, _ = run.preprocess(nb, {'metadata': {'path': '.'}})
+    out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}})
     assert [o.ename for o in errors(out.cells[0])] == ['CellCPUTimeExceeded']
     assert out.cells[1].outputs[0].text == 'after\n'
     assert 'wall_retry' not in out.metadata.get('mgcourse', {}), "CPU limits are not retried"
 
 
-def slow_the_first_time(marker):
-    """A cell that takes 6 s of wall time on its first run only (as on a busy machine)."""
-    return (f"import os, time\nif not os.path.exists({str(marker)!r}):\n"
-            f"    open({str(marker)!r}, 'w').close()\n    time.sleep(6)\nanswer = 42")
+def slow_on_its_first_start():
+    """A kernel manager class whose first kernel takes 6 s of wall time in SLOW_THE_FIRST_TIME
+    (as on a busy machine), and whose later kernels do not. The grader's side keeps count: a
+    kernel runs in the sandbox, in a fresh copy of the notebook's folder, and leaves nothing
+    for the next one."""
+
+    class SlowOnItsFirstStart(kernels.SandboxedKernelManager):
+        starts = 0
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            type(self).starts += 1
+            return super().format_kernel_cmd(extra_arguments) + [
+                f"--IPKernelApp.exec_lines=FIRST = {type(self).starts == 1}"]
+
+    return SlowOnItsFirstStart
+
+
+SLOW_THE_FIRST_TIME = "import time\nif FIRST:\n    time.sleep(6)\nanswer = 42"
 
 
 def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_path):
-    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
-    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2)
+    nb = notebook(SLOW_THE_FIRST_TIME, 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2,
+                              kernel_manager_class=slow_on_its_first_start())
     out, resources = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert not any(errors(cell) for cell in out.cells), "the second run is graded, and passed"
     assert resources['mgcourse_wall_retry'] is True  # FlagRetried flags it in the gradebook
@@ -78,22 +95,24 @@ def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_
 
 
 def test_without_retries_the_wall_stop_is_marked_for_a_run_alone_later(tmp_path):
-    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
-    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False)
+    manager = slow_on_its_first_start()
+    nb = notebook(SLOW_THE_FIRST_TIME, 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False,
+                              kernel_manager_class=manager)
     out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert 'CellTimeoutError' in [o.ename for o in errors(out.cells[0])]
     assert out.metadata['mgcourse']['wall_stopped'] == [0]
     # the run alone (mgcourse autograde's) is told what the first run lost, and says so
     again = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False,
-                                first_run_stopped={'nb': [0]})
-    out, _ = again.preprocess(notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)'),
+                                first_run_stopped={'nb': [0]}, kernel_manager_class=manager)
+    out, _ = again.preprocess(notebook(SLOW_THE_FIRST_TIME, 'print(answer)'),
                               {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert not any(errors(cell) for cell in out.cells)
     assert out.metadata['mgcourse']['wall_retry']['first_run_stopped'] == [0]
     assert 'run again once' in out.cells[0].outputs[-1].text
 
 
-class DiesOnFirstStart(kernels.CourseKernelManager):
+class DiesOnFirstStart(kernels.SandboxedKernelManager):
     """A kernel manager whose first kernel exits at once, as one that lost its port does."""
 
     starts = 0
@@ -105,9 +124,9 @@ class DiesOnFirstStart(kernels.CourseKernelManager):
         return super().format_kernel_cmd(extra_arguments)
 
 
-def test_a_kernel_that_died_before_answering_is_started_once_more():
+def test_a_kernel_that_died_before_answering_is_started_once_more(tmp_path):
     run = ExecuteWithinBudget(cpu_timeout=30, timeout=60, kernel_manager_class=DiesOnFirstStart)
-    out, _ = run.preprocess(notebook('print(6 * 7)'), {'metadata': {'path': '.'}})
+    out, _ = run.preprocess(notebook('print(6 * 7)'), {'metadata': {'path': str(tmp_path)}})
     assert out.cells[0].outputs[0].text == '42\n'
     assert DiesOnFirstStart.starts == 2 and run.restarted_kernels == 1
 
