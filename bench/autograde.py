@@ -63,7 +63,8 @@ def cpu_cgroup():
             folder = Path(tempfile.mkdtemp(prefix='mgcourse-cpu-', dir=v2))
 
             def read():
-                usage = dict(line.split() for line in (folder / 'cpu.stat').read_text().splitlines())
+                text = (folder / 'cpu.stat').read_text()
+                usage = dict(line.split() for line in text.splitlines())
                 return int(usage['usage_usec']) / 1e6
             return folder, folder / 'cgroup.procs', read
     except OSError:
