@@ -3,17 +3,22 @@
 
 Real kernels, real nbclient: a cell's limit is CPU time; a wall-time limit is a backstop, and a
 notebook it stopped is run again once; a kernel that died before answering is started again;
-kernels talk over IPC in a folder of their own, which goes with them.
+kernels talk over IPC in a folder of their own, which goes with them; nbgrader's kernels run in
+the sandbox, and where they cannot (the sandbox off, as root with a Python under /root), the
+log says so once.
 """
 
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 
 import nbformat
 import pytest
 
-from mgcourse import kernels, notebooks, paths
+from mgcourse import kernels, notebooks, paths, sandbox
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')
@@ -180,3 +185,67 @@ def test_the_course_pipeline_flags_after_saving_the_grades():
     steps = package_pipeline([ExecuteWithinBudget, SaveAutoGrades])
     assert steps == [GradePackage, ExecuteWithinBudget, ScorePackageChecks, SaveAutoGrades,
                      FlagRetried]
+
+
+def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_behind(tmp_path):
+    if not sandbox.bwrap_available():
+        pytest.skip(f"the sandbox is off here: {sandbox.off_reason()}")
+    (tmp_path / 'data.txt').write_text('read me\n')
+    (tmp_path / 'passwd').symlink_to('/etc/passwd')
+    km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+    sb = km.provisioner.sandboxed
+    try:
+        out = []
+        reply = kc.execute_interactive(
+            "import os, subprocess, sys\n"
+            "print(open('data.txt').read().strip(), os.path.lexists('passwd'))\n"
+            "open('data.txt', 'w').write('changed')\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+            "                 start_new_session=True)", timeout=60,
+            output_hook=lambda m: out.append(m['content'].get('text', '')))
+        assert reply['content']['status'] == 'ok'
+        assert ''.join(out) == 'read me False\n', "the files, not the links"
+        # a signal reaches the kernel, not bubblewrap (whose end would end the kernel)
+        timer = threading.Timer(1.0, km.signal_kernel, [signal.SIGINT])
+        timer.start()
+        reply = kc.execute_interactive('while True:\n    pass', timeout=60)
+        assert reply['content']['ename'] == 'KeyboardInterrupt'
+        assert kc.execute_interactive('1', timeout=30)['content']['status'] == 'ok'
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert (tmp_path / 'data.txt').read_text() == 'read me\n', "it wrote its copy only"
+    left = sandbox._running_as(sb.user) if sb.user is not None else sandbox._running_with(
+        sb._marker)
+    assert left == [], "the sleeper it started is gone with it"
+    assert not os.path.exists(km._folder)
+
+
+def test_without_bubblewrap_the_log_says_plainly_that_kernels_are_not_isolated(tmp_path,
+                                                                                 monkeypatch,
+                                                                                 caplog):
+    # One kernel, started with the sandbox forced off, as nbgrader's autograde starts it:
+    # here (root, a Python under /root) it cannot run as a user of its own, and the log says
+    # so once, naming why; where it can, it says that instead. Either way the kernel runs.
+    monkeypatch.setenv(sandbox.ENV_SWITCH, 'off')
+    monkeypatch.setattr(kernels, '_SAID', set())
+    (tmp_path / 'data.txt').write_text('read me\n')
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+            try:
+                reply = kc.execute_interactive("print(open('data.txt').read())", timeout=60)
+                assert reply['content']['status'] == 'ok'
+                runs_as = km.provisioner.sandboxed.user
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+    said = [r.getMessage() for r in caplog.records if 'kernels' in r.getMessage()]
+    assert len(said) == 1, said
+    if runs_as is None:
+        assert 'NOT isolated' in said[0] and f'{sandbox.ENV_SWITCH}=off' in said[0]
+        if os.geteuid() == 0:
+            assert 'cannot be reached by other users' in said[0]
+            assert sys.base_prefix in said[0] or sys.prefix in said[0]
+    else:
+        assert 'a user id of its own' in said[0]

@@ -79,9 +79,17 @@ class _OwnFolder:
 class CourseKernelManager(_OwnFolder, AsyncKernelManager):
     """The asynchronous manager nbclient uses, over IPC in its own folder."""
 
+    async def cleanup_resources(self, restart=False):
+        # jupyter_client binds this name to its own _async_cleanup_resources, which nbclient
+        # calls for a kernel that died: the folder would stay behind
+        await self._async_cleanup_resources(restart=restart)
+
 
 class BlockingCourseKernelManager(_OwnFolder, KernelManager):
     """The same, blocking: for scripts that drive a kernel directly."""
+
+    def cleanup_resources(self, restart=False):
+        run_sync(self._async_cleanup_resources)(restart=restart)
 
 
 def start_kernel(kernel_name='python3', transport=TRANSPORT, startup_timeout=60,
