@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 import shutil
+import subprocess
 
 from mgcourse import grading, nbautograde, nbgrade, sandbox
 
@@ -48,25 +49,75 @@ def parallel_ceiling(jobs, n=10_000_000):
     return jobs * alone / together
 
 
+def cpu_cgroup():
+    """(folder, file to write a pid into, reader of the CPU seconds used in it) of a fresh
+    cgroup (v1 `cpuacct`, or v2), made here; None where none can be made (not root, say)."""
+    try:
+        v1 = Path('/sys/fs/cgroup/cpuacct')
+        if (v1 / 'cpuacct.usage').exists():
+            folder = Path(tempfile.mkdtemp(prefix='mgcourse-cpu-', dir=v1))
+            return (folder, folder / 'tasks',
+                    lambda: int((folder / 'cpuacct.usage').read_text()) / 1e9)
+        v2 = Path('/sys/fs/cgroup')
+        if (v2 / 'cgroup.controllers').exists():
+            folder = Path(tempfile.mkdtemp(prefix='mgcourse-cpu-', dir=v2))
+
+            def read():
+                text = (folder / 'cpu.stat').read_text()
+                usage = dict(line.split() for line in text.splitlines())
+                return int(usage['usage_usec']) / 1e6
+            return folder, folder / 'cgroup.procs', read
+    except OSError:
+        pass
+    return None
+
+
+def _remove_cgroup(folder):
+    for _ in range(50):  # the last processes of the run may take a moment to leave it
+        try:
+            folder.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def correct_student_cpu(tmp):
-    """CPU seconds (user and system, nbgrader and its kernels together) of one correct
-    student's whole `nbgrader autograde`, and the CPU seconds of the costliest cell of each
-    notebook of a correct hand-in (the cell limit's margin is measured against it)."""
+    """CPU seconds (user and system) of one correct student's whole `nbgrader autograde`,
+    and the CPU seconds of the costliest cell of each notebook of a correct hand-in (the cell
+    limit's margin is measured against it). Returns (total, how it was counted, costliest).
+
+    The total is counted in a cgroup of its own where one can be made (as root): every process
+    of the autograde, nbgrader, its kernels and the package's graders, sandboxed or not.
+    Elsewhere it is nbgrader's children as getrusage sees them, which misses the sandboxed
+    processes (bubblewrap does not wait for its own, so their time never reaches us)."""
     import resource
 
     from mgcourse import notebooks, paths
     course = nbgrade.scratch_copy(Path(tmp) / 'cpu' / 'course')
     nbgrade.generate(course)
     nbgrade.submit_sample(course, 'correct', 'correct')
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    nbgrade.nbgrader(course, 'autograde', nbgrade.ASSIGNMENT, '--student', 'correct')
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cmd, env = nbgrade.nbgrader_command('autograde', nbgrade.ASSIGNMENT, '--student', 'correct')
+    group = cpu_cgroup()
+    if group is not None:
+        folder, tasks, read = group
+        try:
+            start = read()
+            subprocess.run(cmd, cwd=course, env=env, check=True, capture_output=True,
+                           preexec_fn=lambda: tasks.write_text(str(os.getpid())))
+            total, how = read() - start, 'cgroup: every process of the autograde'
+        finally:
+            _remove_cgroup(folder)
+    else:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(cmd, cwd=course, env=env, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        how = 'getrusage: nbgrader and the processes it waited for, not the sandboxed ones'
     costliest = {}
     for path in sorted(notebooks.SOURCE.glob('*.ipynb')):
         cells = notebooks.cell_cpu(path, paths.SOLUTIONS)
         costliest[path.stem] = round(max(cells.values(), default=0.0), 2)
-    return round(total, 1), costliest
+    return round(total, 1), how, costliest
 
 
 def main(argv=None):
@@ -79,8 +130,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.cpu_only:
         with tempfile.TemporaryDirectory(prefix='bench-autograde-') as tmp:
-            total, costliest = correct_student_cpu(tmp)
-        print(f"one correct student's nbgrader autograde: {total} s of CPU")
+            total, how, costliest = correct_student_cpu(tmp)
+        print(f"one correct student's nbgrader autograde: {total} s of CPU ({how})")
         print("costliest cell of each notebook (CPU s): " + json.dumps(costliest))
         return 0
     ceiling = parallel_ceiling(args.jobs)

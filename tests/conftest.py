@@ -6,6 +6,9 @@ import pytest
 
 from mgcourse import battery, paths
 
+# the shared helpers of the nbgrader tests assert too: their failures say what differed
+pytest.register_assert_rewrite('nbgrader_class')
+
 
 @pytest.fixture(scope='session')
 def solutions_report():

@@ -3,17 +3,22 @@
 
 Real kernels, real nbclient: a cell's limit is CPU time; a wall-time limit is a backstop, and a
 notebook it stopped is run again once; a kernel that died before answering is started again;
-kernels talk over IPC in a folder of their own, which goes with them.
+kernels talk over IPC in a folder of their own, which goes with them; nbgrader's kernels run in
+the sandbox, and where they cannot (the sandbox off, as root with a Python under /root), the
+log says so once.
 """
 
 import json
+import logging
 import os
+import signal
 import sys
+import threading
 
 import nbformat
 import pytest
 
-from mgcourse import kernels, notebooks, paths
+from mgcourse import kernels, notebooks, paths, sandbox
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')
@@ -49,24 +54,41 @@ def test_a_cell_that_waits_costs_no_cpu_time_and_is_not_stopped():
     assert nb.cells[0].outputs[0].text == 'slept\n'
 
 
-def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it():
+def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it(tmp_path):
+    # the kernel runs in the sandbox: its CPU time is read from its run's processes, not from
+    # bubblewrap's, and it is interrupted by a message, which reaches it there
     nb = notebook('while True:\n    pass', 'print("after")')
     run = ExecuteWithinBudget(cpu_timeout=2, timeout=120)
-    out, _ = run.preprocess(nb, {'metadata': {'path': '.'}})
+    out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}})
     assert [o.ename for o in errors(out.cells[0])] == ['CellCPUTimeExceeded']
     assert out.cells[1].outputs[0].text == 'after\n'
     assert 'wall_retry' not in out.metadata.get('mgcourse', {}), "CPU limits are not retried"
 
 
-def slow_the_first_time(marker):
-    """A cell that takes 6 s of wall time on its first run only (as on a busy machine)."""
-    return (f"import os, time\nif not os.path.exists({str(marker)!r}):\n"
-            f"    open({str(marker)!r}, 'w').close()\n    time.sleep(6)\nanswer = 42")
+def slow_on_its_first_start():
+    """A kernel manager class whose first kernel takes 6 s of wall time in SLOW_THE_FIRST_TIME
+    (as on a busy machine), and whose later kernels do not. The grader's side keeps count: a
+    kernel runs in the sandbox, in a fresh copy of the notebook's folder, and leaves nothing
+    for the next one."""
+
+    class SlowOnItsFirstStart(kernels.SandboxedKernelManager):
+        starts = 0
+
+        def format_kernel_cmd(self, extra_arguments=None):
+            type(self).starts += 1
+            return super().format_kernel_cmd(extra_arguments) + [
+                f"--IPKernelApp.exec_lines=FIRST = {type(self).starts == 1}"]
+
+    return SlowOnItsFirstStart
+
+
+SLOW_THE_FIRST_TIME = "import time\nif FIRST:\n    time.sleep(6)\nanswer = 42"
 
 
 def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_path):
-    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
-    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2)
+    nb = notebook(SLOW_THE_FIRST_TIME, 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2,
+                              kernel_manager_class=slow_on_its_first_start())
     out, resources = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert not any(errors(cell) for cell in out.cells), "the second run is graded, and passed"
     assert resources['mgcourse_wall_retry'] is True  # FlagRetried flags it in the gradebook
@@ -78,22 +100,24 @@ def test_a_notebook_stopped_by_the_wall_clock_is_run_again_once_and_says_so(tmp_
 
 
 def test_without_retries_the_wall_stop_is_marked_for_a_run_alone_later(tmp_path):
-    nb = notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)')
-    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False)
+    manager = slow_on_its_first_start()
+    nb = notebook(SLOW_THE_FIRST_TIME, 'print(answer)')
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False,
+                              kernel_manager_class=manager)
     out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert 'CellTimeoutError' in [o.ename for o in errors(out.cells[0])]
     assert out.metadata['mgcourse']['wall_stopped'] == [0]
     # the run alone (mgcourse autograde's) is told what the first run lost, and says so
     again = ExecuteWithinBudget(cpu_timeout=30, timeout=2, retry_wall_timeouts=False,
-                                first_run_stopped={'nb': [0]})
-    out, _ = again.preprocess(notebook(slow_the_first_time(tmp_path / 'ran'), 'print(answer)'),
+                                first_run_stopped={'nb': [0]}, kernel_manager_class=manager)
+    out, _ = again.preprocess(notebook(SLOW_THE_FIRST_TIME, 'print(answer)'),
                               {'metadata': {'path': str(tmp_path)}, 'unique_key': 'nb'})
     assert not any(errors(cell) for cell in out.cells)
     assert out.metadata['mgcourse']['wall_retry']['first_run_stopped'] == [0]
     assert 'run again once' in out.cells[0].outputs[-1].text
 
 
-class DiesOnFirstStart(kernels.CourseKernelManager):
+class DiesOnFirstStart(kernels.SandboxedKernelManager):
     """A kernel manager whose first kernel exits at once, as one that lost its port does."""
 
     starts = 0
@@ -105,9 +129,9 @@ class DiesOnFirstStart(kernels.CourseKernelManager):
         return super().format_kernel_cmd(extra_arguments)
 
 
-def test_a_kernel_that_died_before_answering_is_started_once_more():
+def test_a_kernel_that_died_before_answering_is_started_once_more(tmp_path):
     run = ExecuteWithinBudget(cpu_timeout=30, timeout=60, kernel_manager_class=DiesOnFirstStart)
-    out, _ = run.preprocess(notebook('print(6 * 7)'), {'metadata': {'path': '.'}})
+    out, _ = run.preprocess(notebook('print(6 * 7)'), {'metadata': {'path': str(tmp_path)}})
     assert out.cells[0].outputs[0].text == '42\n'
     assert DiesOnFirstStart.starts == 2 and run.restarted_kernels == 1
 
@@ -161,3 +185,67 @@ def test_the_course_pipeline_flags_after_saving_the_grades():
     steps = package_pipeline([ExecuteWithinBudget, SaveAutoGrades])
     assert steps == [GradePackage, ExecuteWithinBudget, ScorePackageChecks, SaveAutoGrades,
                      FlagRetried]
+
+
+def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_behind(tmp_path):
+    if not sandbox.bwrap_available():
+        pytest.skip(f"the sandbox is off here: {sandbox.off_reason()}")
+    (tmp_path / 'data.txt').write_text('read me\n')
+    (tmp_path / 'passwd').symlink_to('/etc/passwd')
+    km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+    sb = km.provisioner.sandboxed
+    try:
+        out = []
+        reply = kc.execute_interactive(
+            "import os, subprocess, sys\n"
+            "print(open('data.txt').read().strip(), os.path.lexists('passwd'))\n"
+            "open('data.txt', 'w').write('changed')\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+            "                 start_new_session=True)", timeout=60,
+            output_hook=lambda m: out.append(m['content'].get('text', '')))
+        assert reply['content']['status'] == 'ok'
+        assert ''.join(out) == 'read me False\n', "the files, not the links"
+        # a signal reaches the kernel, not bubblewrap (whose end would end the kernel)
+        timer = threading.Timer(1.0, km.signal_kernel, [signal.SIGINT])
+        timer.start()
+        reply = kc.execute_interactive('while True:\n    pass', timeout=60)
+        assert reply['content']['ename'] == 'KeyboardInterrupt'
+        assert kc.execute_interactive('1', timeout=30)['content']['status'] == 'ok'
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert (tmp_path / 'data.txt').read_text() == 'read me\n', "it wrote its copy only"
+    left = sandbox._running_as(sb.user) if sb.user is not None else sandbox._running_with(
+        sb._marker)
+    assert left == [], "the sleeper it started is gone with it"
+    assert not os.path.exists(km._folder)
+
+
+def test_without_bubblewrap_the_log_says_plainly_that_kernels_are_not_isolated(tmp_path,
+                                                                                 monkeypatch,
+                                                                                 caplog):
+    # One kernel, started with the sandbox forced off, as nbgrader's autograde starts it:
+    # here (root, a Python under /root) it cannot run as a user of its own, and the log says
+    # so once, naming why; where it can, it says that instead. Either way the kernel runs.
+    monkeypatch.setenv(sandbox.ENV_SWITCH, 'off')
+    monkeypatch.setattr(kernels, '_SAID', set())
+    (tmp_path / 'data.txt').write_text('read me\n')
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+            try:
+                reply = kc.execute_interactive("print(open('data.txt').read())", timeout=60)
+                assert reply['content']['status'] == 'ok'
+                runs_as = km.provisioner.sandboxed.user
+            finally:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+    said = [r.getMessage() for r in caplog.records if 'kernels' in r.getMessage()]
+    assert len(said) == 1, said
+    if runs_as is None:
+        assert 'NOT isolated' in said[0] and f'{sandbox.ENV_SWITCH}=off' in said[0]
+        if os.geteuid() == 0:
+            assert 'cannot be reached by other users' in said[0]
+            assert sys.base_prefix in said[0] or sys.prefix in said[0]
+    else:
+        assert 'a user id of its own' in said[0]

@@ -3,7 +3,9 @@
 Each student is graded by nbgrader in a process of its own, against a gradebook of its own;
 the results are merged into the course's gradebook by one writer. The scores must be exactly
 those nbgrader's serial autograde gives the same class (test_nbgrader.py asserts the same
-EXPECTED table), and the gradebook must come out whole.
+EXPECTED table), and the gradebook must come out whole. A student who attacks the grader from
+the kernel, autograded by `mgcourse autograde` in the graded class, can write nothing outside
+the kernel's scratch folder (nbgrader_class.attack).
 """
 
 import sqlite3
@@ -11,7 +13,7 @@ import sqlite3
 import pytest
 
 import nbgrader_class
-from mgcourse import cli, nbautograde, nbgrade
+from mgcourse import cli, nbautograde, nbgrade, sandbox
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')
@@ -82,3 +84,37 @@ def test_a_score_that_differs_is_explained_by_the_autograded_cells(graded):
     assert message.startswith('partial: got')
     assert '04_backward/check_reuse:' in message
     assert 'FAILED' in message and 'correct:' not in message
+
+
+# ---------------------------------------------------------------- an attack from the kernel
+
+@pytest.fixture(scope='module')
+def attacked(graded):
+    """nbgrader_class.attack: autograded by `mgcourse autograde`."""
+    if not sandbox.bwrap_available():
+        pytest.skip(f"the kernels are isolated only by bubblewrap here: {sandbox.off_reason()}")
+
+    def mgcourse_autograde(where, student):
+        assert cli.main(['autograde', '--course', str(where), '--jobs', '1',
+                         '--cell-cpu', str(CELL_CPU), student]) == 0
+    return nbgrader_class.attack(graded['dir'], mgcourse_autograde)
+
+
+def test_every_attempt_of_the_kernel_to_write_outside_its_folder_failed(attacked):
+    nbgrader_class.assert_every_attempt_failed(attacked)
+
+
+def test_after_the_attack_only_nbgraders_own_writes_changed_the_course(attacked):
+    nbgrader_class.assert_only_nbgrader_wrote_in_the_course(attacked)
+
+
+def test_nbgrader_wrote_nothing_through_the_attackers_link(attacked):
+    nbgrader_class.assert_nothing_written_through_a_link(attacked)
+
+
+def test_the_classmates_keep_their_scores_and_the_attacker_gets_its_honest_points(attacked):
+    nbgrader_class.assert_classmates_keep_their_scores(attacked)
+
+
+def test_no_process_of_the_attackers_kernel_outlived_the_autograde(attacked):
+    nbgrader_class.assert_no_process_outlived_the_autograde(attacked)

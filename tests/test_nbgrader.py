@@ -5,6 +5,8 @@ endless submissions, see nbgrader_class.py); nbgrader's own serial autograde; ex
 generate_feedback. Then: the release is exercises/ and carries the skeleton, never a solution or
 hidden-test line; the gradebook and the CSV have the exact scores; the endless loop cost its cell
 only; feedback names the hidden test, its points and its message, never its source or traceback.
+Then a student who attacks the grader from the kernel is autograded in the graded class, and
+can write nothing outside the kernel's scratch folder (nbgrader_class.attack).
 test_nbautograde.py grades the same class in parallel and must find the same scores.
 """
 
@@ -17,7 +19,7 @@ import nbformat
 import pytest
 
 import nbgrader_class
-from mgcourse import nbgrade, nbautograde, notebooks, paths, skeleton
+from mgcourse import nbgrade, nbautograde, notebooks, paths, sandbox, skeleton
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')
@@ -232,3 +234,35 @@ def test_a_cell_tagged_autograde_skip_and_a_check_cell_are_not_run_when_grading(
     assert "graded by the course's grader" in checks[0].outputs[0]['text']
     ran = [c for c in cells if c.cell_type == 'code' and c not in skipped + checks]
     assert ran and all(c.execution_count for c in ran)
+
+
+# ---------------------------------------------------------------- an attack from the kernel
+
+@pytest.fixture(scope='module')
+def attacked(course):
+    """nbgrader_class.attack: autograded by plain nbgrader with the course's configuration."""
+    if not sandbox.bwrap_available():
+        pytest.skip(f"the kernels are isolated only by bubblewrap here: {sandbox.off_reason()}")
+    return nbgrader_class.attack(course['dir'], lambda where, student: nbgrade.nbgrader(
+        where, 'autograde', nbgrade.ASSIGNMENT, '--student', student,
+        f'--ExecuteWithinBudget.cpu_timeout={CELL_CPU}'))
+
+
+def test_every_attempt_of_the_kernel_to_write_outside_its_folder_failed(attacked):
+    nbgrader_class.assert_every_attempt_failed(attacked)
+
+
+def test_after_the_attack_only_nbgraders_own_writes_changed_the_course(attacked):
+    nbgrader_class.assert_only_nbgrader_wrote_in_the_course(attacked)
+
+
+def test_nbgrader_wrote_nothing_through_the_attackers_link(attacked):
+    nbgrader_class.assert_nothing_written_through_a_link(attacked)
+
+
+def test_the_classmates_keep_their_scores_and_the_attacker_gets_its_honest_points(attacked):
+    nbgrader_class.assert_classmates_keep_their_scores(attacked)
+
+
+def test_no_process_of_the_attackers_kernel_outlived_the_autograde(attacked):
+    nbgrader_class.assert_no_process_outlived_the_autograde(attacked)

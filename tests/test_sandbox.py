@@ -64,11 +64,12 @@ def run(mode, workdir, token):
     started = []
     python = sys.executable if mode == 'on' else _python_for_others()
 
-    def run(code, limits=QUICK, readable=(), env=None, pass_fds=()):
+    def run(code, limits=QUICK, readable=(), env=None, pass_fds=(), **more):
         env = dict({'PATH': os.environ.get('PATH', os.defpath)}, **(env or {}))
         env['SANDBOX_TEST_TOKEN'] = token
         sb = sandbox.start([python, '-c', textwrap.dedent(code)], workdir=workdir,
-                           readable=readable, env=env, limits=limits, pass_fds=pass_fds)
+                           readable=readable, env=env, limits=limits, pass_fds=pass_fds,
+                           **more)
         started.append(sb)
         return sb
 
@@ -158,6 +159,49 @@ def test_no_writing_outside_its_folder(mode, run, tmp_path, workdir):
     assert not (outside / 'x').exists() and not (library / 'new.py').exists()
     assert (library / 'module.py').read_text() == 'x = 1\n'
     assert not (paths.ROOT / 'x').exists()
+
+
+def test_a_writable_folder_besides_its_own_is_its_and_counts_for_the_disk(mode, run, tmp_path):
+    # how a kernel gets its IPC folder and its home: bound read-write at their own paths,
+    # given to the run's user, watched with workdir; a system path is seen as it is
+    extra = tmp_path / 'extra'
+    extra.mkdir()
+    sb = run(f"""
+        import os
+        open({str(extra / 'made')!r}, 'w').write('written')
+        print(sorted(os.listdir('/etc/fonts'))[:1] if os.path.isdir('/etc/fonts') else 'none',
+              flush=True)
+        with open({str(extra / 'big')!r}, 'wb') as f:
+            for _ in range(12):
+                f.write(bytes(1 << 20))
+                f.flush()
+        import time
+        time.sleep(5)
+        """, writable=[extra], system=['/etc/fonts', '/etc/no-such-thing'],
+        limits=Limits(wall_seconds=30, disk_bytes=4 << 20, file_bytes=16 << 20))
+    assert sb.wait(60) == -signal.SIGKILL, sb.output()
+    assert (extra / 'made').read_text() == 'written'
+    assert sb.disk_exceeded, "what it wrote in the writable folder counts for the disk limit"
+    if Path('/etc/fonts').is_dir():
+        assert sb.output().splitlines()[0] != 'none', sb.output()
+    if sb.user is not None:
+        assert (extra / 'made').stat().st_uid == sb.user
+
+
+def test_a_signal_reaches_the_command_not_bubblewrap(run):
+    # a kernel is interrupted so (jupyter's own SIGINT to the process group of bubblewrap
+    # would end the sandbox)
+    sb = run("""
+        import signal, sys, time
+        signal.signal(signal.SIGUSR1, lambda *a: sys.exit(7))
+        print('ready', flush=True)
+        time.sleep(60)
+        """)
+    deadline = time.monotonic() + 30
+    while 'ready' not in sb.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sb.signal(signal.SIGUSR1) >= 1
+    assert sb.wait(60) == 7, sb.output()
 
 
 def test_the_solutions_and_the_grader_are_invisible(mode, run):

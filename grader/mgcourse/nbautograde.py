@@ -10,6 +10,11 @@ students share a folder. When a student is done, this process, the only one that
 course's gradebook, copies that student's submission (grades, comments, flags, timestamps)
 into it, in one transaction.
 
+Each notebook's kernel runs in the sandbox, in a scratch copy of the student's folder
+(kernels.SandboxedKernelManager): it can write neither the gradebook, nor the course folder,
+nor another student's files, so each student's autograde writes only that student's own
+folder, and only nbgrader itself writes there.
+
 The package: before any student's notebook runs, this process grades every student's
 submitted package (nbgrade.grade_package: the public battery, sandboxed) and hands the
 verdicts to the nbgrader processes (GradePackage.results), which score the check cells with

@@ -288,8 +288,8 @@ def sample_course(dst, students=None):
 #
 # A grade cell whose grade_id is `check_CHECKPOINT` (CHECKPOINT a checkpoint of
 # checkpoints.toml) grades the student's package, not code of the notebook. Its points do not
-# come from what the cell printed in nbgrader's kernel (which runs the student's code with the
-# course's rights, and where a package can patch check()): at autograde, the grader runs the
+# come from what the cell printed in nbgrader's kernel (which runs the student's code beside
+# the cell, sandboxed but where a package can patch check()): at autograde, the grader runs the
 # public battery on the package files the student submitted, before any of the student's code
 # has run, in the batch grader's sandbox (grading.grade_one), and the cell's output becomes
 # the battery's lines and its points (nbgrader's partial credit), so nbgrader and

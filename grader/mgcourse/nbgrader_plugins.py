@@ -14,7 +14,7 @@
 - ExecuteWithinBudget (autograde, in place of Execute): nbgrader's Execute, where a cell's
   limit is CPU time (an endless loop costs the cell it is in), wall time is a backstop far
   above it with a budget for the whole notebook, a notebook stopped by a wall-time limit is
-  run again once, and kernels start reliably (see the class).
+  run again once, and kernels start reliably, each in the sandbox (see the class).
 """
 
 import copy
@@ -28,7 +28,7 @@ from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGrade
 from traitlets import Bool, Dict, Float, List, Unicode
 
 from . import skeleton
-from .kernels import CellLimits, CourseKernelManager, wall_stopped_cells
+from .kernels import CellLimits, SandboxedKernelManager, wall_stopped_cells
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
 END_HIDDEN = 'END HIDDEN TESTS'
@@ -121,9 +121,10 @@ class ExecuteWithinBudget(CellLimits, Execute):
       notebook says so in its metadata (mgcourse.wall_retry) and in a note under the cell
       that was stopped, which the feedback shows. `mgcourse autograde` turns the retry off in
       its parallel processes and grades such a student again alone, once the others are done.
-    - Kernels talk over IPC in a folder of their own (kernels.CourseKernelManager), so two
-      starting at once never take each other's ports; one that dies before it answers is
-      started once more.
+    - Kernels run in the sandbox, in a scratch copy of the notebook's folder, and can write
+      nothing else (kernels.SandboxedKernelManager); they talk over IPC in a folder of their
+      own, so two starting at once never take each other's ports; one that dies before it
+      answers is started once more.
     - A cell tagged `autograde-skip` is not run: a demonstration that scores nothing and costs
       time (notebook 05's comparison with PyTorch, whose import alone is 1.7 s of CPU).
     - A check cell (`check('CHECKPOINT')`, graded on the submitted package outside the kernel)
@@ -150,7 +151,7 @@ class ExecuteWithinBudget(CellLimits, Execute):
                  "alone): this run is the retry, and says so.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault('kernel_manager_class', CourseKernelManager)
+        kwargs.setdefault('kernel_manager_class', SandboxedKernelManager)
         super().__init__(*args, **kwargs)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):

@@ -8,12 +8,13 @@
     print(sb.output())
 
 Inside bubblewrap the command sees a read-only system (/usr and the /lib and /bin links, a few
-files of /etc, the interpreter's prefix and the virtual environment), each `readable` path
-read-only at its own place, `workdir` read-write, a private /tmp, and nothing else of this
-machine: no network, no other process, no home directory, no other folder of the checkout.
-The limits (CPU seconds, address space, processes, file size) are applied by a tiny launcher
-that runs just before the command; the wall time by a timer in this process, and the disk that
-files written in `workdir` take by a watchdog thread of this process.
+files of /etc, the interpreter's prefix and the virtual environment, and each `system` path),
+each `readable` path read-only at its own place, `workdir` and each `writable` folder
+read-write at its own place, a private /tmp, and nothing else of this machine: no network, no
+other process, no home directory, no other folder of the checkout. The limits (CPU seconds,
+address space, processes, file size) are applied by a tiny launcher that runs just before the
+command; the wall time by a timer in this process, and the disk that files written in
+`workdir` and the `writable` folders take by a watchdog thread of this process.
 
 How the process limit is made to hold (RLIMIT_NPROC is never enforced for root, and it counts
 every process of a user, not those of one sandbox):
@@ -28,7 +29,8 @@ every process of a user, not those of one sandbox):
   root and the process limit cannot apply (`Sandboxed.processes_limited` is False).
 - without bubblewrap, as another user: the limit is what the user runs now plus `processes`.
 When the command runs as a user id of its own, the `readable` trees are made readable by
-others and `workdir` is given to that user (both are meant to be scratch copies).
+others and `workdir` and the `writable` folders are given to that user (all are meant to be
+scratch copies); `system` paths are left as they are.
 
 The sandbox ends with its command, and is over only when every process in it is gone: what
 the command left running is killed (everything of the run's own user id, as root; else every
@@ -293,12 +295,14 @@ def _new_uid():
     return uids[next(_run_numbers) % len(uids)]
 
 
-def _run_as_own_user(readable, workdir):
-    """A new user id for a run, which may read `readable` and owns `workdir`."""
+def _run_as_own_user(readable, workdir, writable=()):
+    """A new user id for a run, which may read `readable` and owns `workdir` and the
+    `writable` folders."""
     user = _new_uid()
     for path in readable:
         _open_tree(path)
-    _give_tree(workdir, user)
+    for folder in [workdir, *writable]:
+        _give_tree(folder, user)
     return user
 
 
@@ -367,7 +371,7 @@ class Sandboxed:
     """One command started by start(): its process, its output, and the means to stop it."""
 
     def __init__(self, process, *, sandboxed, limits, workdir, user=None, marker=None,
-                 processes_limited=True, lifeline=None):
+                 processes_limited=True, lifeline=None, writable=()):
         self.process = process                  # the Popen, of bwrap or of the launcher
         self.sandboxed = sandboxed              # inside bubblewrap
         self.limits = limits
@@ -389,7 +393,8 @@ class Sandboxed:
             self._timer.start()
         # RLIMIT_FSIZE caps each file, not their number: a watchdog adds up workdir.
         self._ended = threading.Event()
-        self._workdir, self._disk_at_start = workdir, _disk_use(workdir)
+        self._folders = [workdir, *writable]
+        self._disk_at_start = sum(_disk_use(f) for f in self._folders)
         threading.Thread(target=self._watch_disk, daemon=True).start()
 
     def cpu_seconds(self):
@@ -495,16 +500,41 @@ class Sandboxed:
         finally:
             self._gone.set()
 
+    def signal(self, signum):
+        """Send signum to the command's processes, as a terminal sends Ctrl-C to a foreground
+        job: every process of the run's own user id, or every process with the run's marker
+        but bubblewrap's own (a signal that ended bubblewrap would end the sandbox). Returns
+        how many processes it was sent to."""
+        if self.user is not None:
+            pids = _running_as(self.user)
+        elif self._marker is not None:
+            pids = _running_with(self._marker)
+        else:
+            pids = [self.process.pid]
+        if self.sandboxed:
+            bwrap = os.path.realpath(_bwrap_path() or 'bwrap')
+            pids = [pid for pid in pids if _program_of(pid) != bwrap]
+        sent = 0
+        for pid in pids:
+            try:
+                os.kill(pid, signum)
+                sent += 1
+            except OSError:
+                pass
+        return sent
+
     def _out_of_time(self):
         if self.process.poll() is None:
             self.timed_out = True
             self.kill()
 
     def _watch_disk(self):
-        """Kill the run once what it wrote in workdir passes disk_bytes (checked 4 times a
-        second: it can overshoot by what it writes in a quarter of a second)."""
+        """Kill the run once what it wrote in workdir and the writable folders passes
+        disk_bytes (checked 4 times a second: it can overshoot by what it writes in a quarter
+        of a second)."""
         while not self._ended.wait(DISK_CHECK_SECONDS) and self.process.poll() is None:
-            if _disk_use(self._workdir) - self._disk_at_start > self.limits.disk_bytes:
+            used = sum(_disk_use(f) for f in self._folders)
+            if used - self._disk_at_start > self.limits.disk_bytes:
                 self.disk_exceeded = True
                 self.kill()
                 return
@@ -548,6 +578,14 @@ def _status(pid):
             uids = next(line.split()[1:] for line in f if line.startswith('Uid:'))
         return state, {int(u) for u in uids}
     except (OSError, IndexError, StopIteration, ValueError):
+        return None
+
+
+def _program_of(pid):
+    """The program process pid runs (its /proc exe link), or None."""
+    try:
+        return os.path.realpath(f'/proc/{pid}/exe')
+    except OSError:
         return None
 
 
@@ -623,7 +661,7 @@ def _kill_marked(marker):
     _reap(lambda: _running_with(marker))
 
 
-def _bwrap_mounts(workdir, readable, limits):
+def _bwrap_mounts(workdir, readable, limits, writable=(), system=()):
     """The file system the command sees, as bwrap arguments."""
     args = ['--ro-bind', '/usr', '/usr']
     for name in ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'):
@@ -632,6 +670,9 @@ def _bwrap_mounts(workdir, readable, limits):
             args += ['--symlink', os.readlink(p), str(p)]
         elif p.is_dir():
             args += ['--ro-bind', str(p), str(p)]
+    # /etc is made, as bubblewrap would, but open to every user: a run as a user id of its own
+    # must reach the files bound in it (bubblewrap's own /etc is closed, 0700).
+    args += ['--perms', '0755', '--dir', '/etc']
     for name in _ETC:
         if Path('/etc', name).exists():
             args += ['--ro-bind', f'/etc/{name}', f'/etc/{name}']
@@ -644,8 +685,9 @@ def _bwrap_mounts(workdir, readable, limits):
     def exists(path):
         return path in made or any(path == b or b in path.parents for b in bound)
 
-    binds = [(p, '--ro-bind') for p in _python_roots()]
-    binds += [(p, '--ro-bind') for p in readable] + [(workdir, '--bind')]
+    binds = [(p, '--ro-bind') for p in [*_python_roots(), *system]]
+    binds += [(p, '--ro-bind') for p in readable]
+    binds += [(p, '--bind') for p in [workdir, *writable]]
     for path, how in sorted(binds, key=lambda b: (len(b[0].parts), str(b[0]))):
         if how == '--ro-bind' and path not in readable and exists(path):
             continue  # already visible, e.g. an interpreter under /usr
@@ -658,10 +700,11 @@ def _bwrap_mounts(workdir, readable, limits):
     return args
 
 
-def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds):
+def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds, writable=(),
+                 system=()):
     args = [bwrap, '--die-with-parent', '--new-session']
     if _root_of_this_machine():
-        user = _run_as_own_user(readable, workdir)
+        user = _run_as_own_user(readable, workdir, writable)
         nproc = limits.processes
         args += ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts',
                  '--unshare-cgroup-try', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID']
@@ -674,20 +717,20 @@ def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds):
     if user is None:  # the run's processes share our user id: they are found by this marker
         marker = f'{MARKER}={uuid.uuid4().hex}'
         env = dict(env, **{MARKER: marker.split('=', 1)[1]})
-    args += _bwrap_mounts(workdir, readable, limits)
+    args += _bwrap_mounts(workdir, readable, limits, writable, system)
     args += ['--chdir', str(workdir), '--']
     return _popen(lambda lifeline: args + _launcher(limits, nproc, user, lifeline) + argv,
                   workdir=workdir, env=env, pass_fds=pass_fds,
-                  sandboxed=True, limits=limits, user=user, marker=marker)
+                  sandboxed=True, limits=limits, user=user, marker=marker, writable=writable)
 
 
-def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):
+def _start_plain(argv, *, workdir, readable, env, limits, pass_fds, writable=(), system=()):
     user, marker, limited = None, None, True
     if _root_of_this_machine() and _interpreter_reachable(argv[0], env):
-        for path in [*readable, workdir]:
+        for path in [*readable, workdir, *writable]:
             _open_temporary_ancestors(path)
-        if all(_others_can_pass(p.parent) for p in [*readable, workdir]):
-            user = _run_as_own_user(readable, workdir)
+        if all(_others_can_pass(p.parent) for p in [*readable, workdir, *writable]):
+            user = _run_as_own_user(readable, workdir, writable)
     if user is not None:
         nproc = limits.processes
     elif os.geteuid() == 0:
@@ -699,7 +742,7 @@ def _start_plain(argv, *, workdir, readable, env, limits, pass_fds):
         env = dict(env, **{MARKER: marker.split('=', 1)[1]})
     return _popen(lambda lifeline: _launcher(limits, nproc, user, lifeline) + argv,
                   workdir=workdir, env=env, pass_fds=pass_fds, sandboxed=False, limits=limits,
-                  user=user, marker=marker, processes_limited=limited)
+                  user=user, marker=marker, processes_limited=limited, writable=writable)
 
 
 def process_limit_problem(program=None):
@@ -726,10 +769,15 @@ def process_limit_problem(program=None):
             f"read (not under /root)")
 
 
-def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=()):
+def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=(), writable=(),
+          system=()):
     """Start argv in the sandbox (or, when it is off, under the limits alone), in workdir.
 
     readable: files and folders it may read, seen at their own (resolved) paths.
+    writable: folders besides workdir it may write, seen at their own (resolved) paths; like
+      workdir, scratch folders of the caller's, given to the run's own user when there is one.
+    system: paths of this machine it may read as they are (no permission is changed), such
+      as /etc/fonts; those that do not exist are left out.
     env: its whole environment (default: PATH only).
     pass_fds: file descriptors it inherits, at the same numbers, as with Popen.
     """
@@ -740,9 +788,14 @@ def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=())
     for p in readable:
         if not p.exists():
             raise FileNotFoundError(f"no file or folder {p}")
+    writable = [Path(os.path.realpath(p)) for p in writable]
+    for p in writable:
+        if not p.is_dir():
+            raise FileNotFoundError(f"no folder {p}")
+    system = [Path(os.path.realpath(p)) for p in system if os.path.exists(p)]
     env = {'PATH': os.defpath} if env is None else dict(env)
     options = dict(workdir=workdir, readable=readable, env=env, limits=limits,
-                   pass_fds=tuple(pass_fds))
+                   pass_fds=tuple(pass_fds), writable=writable, system=system)
     if bwrap_available():
         return _start_bwrap(_bwrap_path(), list(argv), **options)
     return _start_plain(list(argv), **options)

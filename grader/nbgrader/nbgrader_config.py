@@ -46,7 +46,9 @@ c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
 # machine 4x slower is still far inside it, and a busy machine does not change CPU time. Wall
 # time is only a backstop: 300 s a cell (Execute.timeout), 600 s a notebook
 # (ExecuteWithinBudget.notebook_timeout, which mgcourse autograde also reads); a notebook that
-# hits one is run again once before the limit costs points.
+# hits one is run again once before the limit costs points. Its kernels run in the sandbox,
+# in a scratch copy of the student's autograded folder, and can write nothing of the course
+# (kernels.SandboxedKernelManager).
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # The cells that grade the student's package (grade_id check_CHECKPOINT) get their points from
