@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/kernel_stress.py                      # 200 starts, 4 at a time, the course's way
     .venv/bin/python bench/kernel_stress.py --transport tcp      # jupyter_client's default, for comparison
+    .venv/bin/python bench/kernel_stress.py --sandboxed          # in the sandbox, as autograde starts them
     .venv/bin/python bench/kernel_stress.py --starts 400 --at-once 8 --processes 2
 
 Each start is what a notebook run does: a kernel manager and client started in a thread, a
@@ -24,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'grader'))
 from mgcourse import kernels  # noqa: E402 - after the path
 
 
-def one_start(transport):
+def one_start(transport, sandboxed=False):
     """'ok', or the error that stopped the kernel from answering."""
     try:
-        km, kc = kernels.start_kernel(transport=transport, startup_timeout=120)
+        km, kc = kernels.start_kernel(transport=transport, startup_timeout=120,
+                                      sandboxed=sandboxed)
     except Exception as e:  # noqa: BLE001 - every way of dying is counted
         return f'{type(e).__name__}: {e}'
     try:
@@ -41,9 +43,9 @@ def one_start(transport):
 
 
 def pool(args):
-    transport, starts, at_once = args
+    transport, starts, at_once, sandboxed = args
     with ThreadPoolExecutor(at_once) as threads:
-        return list(threads.map(lambda _: one_start(transport), range(starts)))
+        return list(threads.map(lambda _: one_start(transport, sandboxed), range(starts)))
 
 
 def main(argv=None):
@@ -52,6 +54,8 @@ def main(argv=None):
     parser.add_argument('--at-once', type=int, default=4, help='kernels starting at once per process')
     parser.add_argument('--processes', type=int, default=1, help='processes side by side')
     parser.add_argument('--transport', choices=('ipc', 'tcp'), default=kernels.TRANSPORT)
+    parser.add_argument('--sandboxed', action='store_true',
+                        help="each kernel in the sandbox, as nbgrader's autograde starts them")
     parser.add_argument('--json', help='write the summary to this file')
     args = parser.parse_args(argv)
 
@@ -60,17 +64,19 @@ def main(argv=None):
     ctx = multiprocessing.get_context('spawn')
     with ctx.Pool(args.processes) as procs:
         for r in range(rounds):
-            got = [o for part in procs.map(pool, [(args.transport, args.at_once, args.at_once)]
+            got = [o for part in procs.map(pool, [(args.transport, args.at_once, args.at_once,
+                                                                args.sandboxed)]
                                            * args.processes) for o in part]
             outcomes += got
             died = [o for o in got if o != 'ok']
             print(f"round {r + 1}/{rounds}: {len(got) - len(died)} answered, {len(died)} died"
                   + (f"  ({died[0]})" if died else ''), flush=True)
     deaths = [o for o in outcomes if o != 'ok']
-    summary = {'transport': args.transport, 'starts': len(outcomes), 'at_once': args.at_once,
+    summary = {'transport': args.transport, 'sandboxed': args.sandboxed, 'starts': len(outcomes), 'at_once': args.at_once,
                'processes': args.processes, 'deaths': len(deaths), 'errors': sorted(set(deaths)),
                'seconds': round(time.perf_counter() - t0, 1)}
-    print(f"{summary['starts']} kernel starts over {args.transport}, {args.at_once} at a time in "
+    print(f"{summary['starts']} kernel starts over {args.transport}"
+          f"{', sandboxed' if args.sandboxed else ''}, {args.at_once} at a time in "
           f"{args.processes} process(es): {summary['deaths']} died ({summary['seconds']} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1) + '\n')
