@@ -393,3 +393,9 @@ def assert_classmates_keep_their_scores(found):
 
 def assert_no_process_outlived_the_autograde(found):
     assert found['left'] == [], "a process the kernel started outlived the autograde"
+
+
+# What both round trips (test_nbgrader, test_nbautograde) assert of the attack, each a test.
+ATTACK_CHECKS = (assert_every_attempt_failed, assert_only_nbgrader_wrote_in_the_course,
+                 assert_nothing_written_through_a_link, assert_classmates_keep_their_scores,
+                 assert_no_process_outlived_the_autograde)

@@ -200,7 +200,7 @@ def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
     assert (fresh / 'engine.py').read_text() == '# as handed in\n'
     assert sorted(p.name for p in outside.iterdir()) == ['keep.txt']
     assert outside.stat().st_mode == mode
-    grading._remove_tree(scratch)
+    sandbox.remove_tree(scratch)
     assert not scratch.exists() and (outside / 'keep.txt').exists()
 
 

@@ -24,7 +24,6 @@ Grades never depend on timing, so a regrade with the recorded seed reproduces th
 
 import ast
 import atexit
-import contextlib
 import csv
 import functools
 import io
@@ -177,28 +176,6 @@ def runtime_library(dst):
     return Path(dst)
 
 
-def _open_up(folder):
-    """Give back to this process the folders under folder (included) that the student's code
-    closed (chmod 000), so they can be listed and removed; symbolic links are left alone."""
-    os.chmod(folder, 0o700)
-    for where, dirs, _ in os.walk(folder):  # top-down: a folder is opened before it is walked
-        for d in dirs:
-            path = os.path.join(where, d)
-            if not os.path.islink(path):
-                with contextlib.suppress(OSError):
-                    os.chmod(path, 0o700)
-
-
-def _remove_tree(folder):
-    """Remove a scratch folder and everything the student's code left in it.
-
-    Called only once no process of the run is left (Sandboxed.kill() waits for that), so
-    nothing can swap a folder for a link while this walks it."""
-    with contextlib.suppress(OSError):
-        _open_up(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def _fresh_copy(source, scratch):
     """A new run folder in scratch, with the hand-in copied to its package/; the package's path.
 
@@ -234,7 +211,7 @@ def _retire(worker):
     worker.close()
     launched = worker.launched
     if launched is not None and not launched.survivors:
-        _remove_tree(worker.folder.parent)
+        sandbox.remove_tree(worker.folder.parent)
 
 
 def _run_battery(source, scratch, runtime, seed, options, checks_):
@@ -334,7 +311,7 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
                 results = _run_battery(sub.package, scratch, runtime, seed, options,
                                               checks_)
             finally:
-                _remove_tree(scratch)
+                sandbox.remove_tree(scratch)
             # The flags come from the grader's own reading of the files graded, never from
             # what the student's process says of itself.
             entry = _entry(sub, seed, 'graded', results, sub.notes,

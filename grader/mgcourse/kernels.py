@@ -73,7 +73,7 @@ class _OwnFolder:
             end()
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._folder and not getattr(self.provisioner, 'survivors', None):
-            remove_tree(self._folder)
+            sandbox.remove_tree(self._folder)
 
 
 class CourseKernelManager(_OwnFolder, AsyncKernelManager):
@@ -160,22 +160,6 @@ COPY_LIMIT_BYTES, COPY_LIMIT_ENTRIES = 512 << 20, 20_000
 KERNEL_ENV = ('PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM', 'NBGRADER_EXECUTION', 'PYTHONHASHSEED',
               'PYTHONWARNINGS', 'PYTHONPATH', 'PYDEVD_DISABLE_FILE_VALIDATION',
               'JPY_SESSION_NAME')
-
-
-def remove_tree(folder):
-    """Remove a folder of a kernel's, and whatever its code left there (folders it closed with
-    chmod 000 included); symbolic links are removed, never followed. Only once no process of
-    the kernel's run is left."""
-    folder = str(folder)
-    for where, dirs, _ in os.walk(folder):
-        for d in dirs:
-            path = os.path.join(where, d)
-            if not os.path.islink(path):
-                try:
-                    os.chmod(path, 0o700)
-                except OSError:
-                    pass
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def copy_folder(source, dst, log=None):
@@ -392,7 +376,7 @@ class SandboxedProvisioner(LocalProvisioner):
             self.log.error("Processes %s of a kernel's sandbox outlived its kill: its folder "
                            "%s is left alone.", self.survivors, self.run_folder)
         elif self.run_folder is not None:
-            remove_tree(self.run_folder)
+            sandbox.remove_tree(self.run_folder)
             self.run_folder = None
 
 

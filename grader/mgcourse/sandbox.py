@@ -278,16 +278,40 @@ def _give_tree(path, uid):
             os.lchown(os.path.join(folder, name), uid, uid)
 
 
+@functools.cache
+def _pid_max():
+    try:
+        return int(Path('/proc/sys/kernel/pid_max').read_text())
+    except (OSError, ValueError):
+        return 1 << 22  # the kernel's largest
+
+
 def _own_uids():
     """The user ids this process gives its runs, in turn: a block of its own, apart from every
     other process's (a process id is unique while the process lives), below 2**31."""
-    try:
-        pid_max = int(Path('/proc/sys/kernel/pid_max').read_text())
-    except (OSError, ValueError):
-        pid_max = 1 << 22  # the kernel's largest
-    size = min(100, (2 ** 31 - _UID_BASE) // (pid_max + 1))
+    size = min(100, (2 ** 31 - _UID_BASE) // (_pid_max() + 1))
     first = _UID_BASE + os.getpid() * size
     return range(first, first + size)
+
+
+def remove_tree(folder):
+    """Remove a run's folder and whatever its code left there, folders it closed with chmod 000
+    included; symbolic links are removed, never followed. Only once no process of the run is
+    left (kill() and wait() return then), so nothing can swap a folder for a link meanwhile."""
+    folder = str(folder)
+
+    def open_up(path):
+        if not os.path.islink(path):
+            try:
+                os.chmod(path, 0o700)
+            except OSError:
+                pass
+
+    open_up(folder)
+    for where, dirs, _ in os.walk(folder):  # top-down: a folder is opened before it is walked
+        for d in dirs:
+            open_up(os.path.join(where, d))
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _new_uid():
@@ -407,13 +431,7 @@ class Sandboxed:
         self._cpu_reads = getattr(self, '_cpu_reads', 0) + 1
         pids = getattr(self, '_cpu_pids', None)
         if not pids or self._cpu_reads % 20 == 0:
-            if self.user is not None:
-                pids = _running_as(self.user)
-            elif self._marker is not None:
-                pids = _running_with(self._marker)
-            else:
-                pids = [self.process.pid]
-            self._cpu_pids = pids
+            pids = self._cpu_pids = self._processes_of_run()
         used = [process_cpu_seconds(pid) for pid in pids]
         used = [u for u in used if u is not None]
         return sum(used) if used else None
@@ -493,24 +511,26 @@ class Sandboxed:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            if self.user is not None:
-                self.survivors = _reap(lambda: _running_as(self.user))
-            elif self._marker is not None:
-                self.survivors = _reap(lambda: _running_with(self._marker))
+            if self.user is not None or self._marker is not None:
+                self.survivors = _reap(self._processes_of_run)
         finally:
             self._gone.set()
+
+    def _processes_of_run(self):
+        """The run's processes still running: by its own user id, else by its marker, else
+        the command's own process."""
+        if self.user is not None:
+            return _running_as(self.user)
+        if self._marker is not None:
+            return _running_with(self._marker)
+        return [self.process.pid]
 
     def signal(self, signum):
         """Send signum to the command's processes, as a terminal sends Ctrl-C to a foreground
         job: every process of the run's own user id, or every process with the run's marker
         but bubblewrap's own (a signal that ended bubblewrap would end the sandbox). Returns
         how many processes it was sent to."""
-        if self.user is not None:
-            pids = _running_as(self.user)
-        elif self._marker is not None:
-            pids = _running_with(self._marker)
-        else:
-            pids = [self.process.pid]
+        pids = self._processes_of_run()
         if self.sandboxed:
             bwrap = os.path.realpath(_bwrap_path() or 'bwrap')
             pids = [pid for pid in pids if _program_of(pid) != bwrap]
