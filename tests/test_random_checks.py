@@ -3,10 +3,12 @@ right: the student's code is asked the same expressions in the same order, and a
 engine gets the same message, word for word, as from hypothesis searching on its own."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
-from mgcourse import battery, diagnosis, hidden, paths
+from mgcourse import battery, diagnosis, grading, hidden, paths
 from mgcourse.checks import random_checks
 from mgcourse.checks.base import Failed, local_call
 
@@ -43,7 +45,7 @@ def test_correct_code_is_asked_what_hypothesis_would_ask_it(which):
     # some twice; a program asked already is not asked again).
     tried = random_checks.tried_on_passing_code(SEARCHES[which]['search'],
                                                 SEARCHES[which].get('seed'))
-    assert len(tried) == SEARCHES[which]['search'].max_examples
+    assert len(tried) == SEARCHES[which]['search']['max_examples']
     assert len(set(replayed)) == len(replayed)
     assert set(replayed) == {json.dumps(random_checks.FIRST), *tried}
 
@@ -61,3 +63,13 @@ def test_a_wrong_engine_gets_the_message_hypothesis_gives_it(mistake_id, which, 
     assert verdict == same_verdict
     # Nothing is asked twice: the replay's programs are not asked again by the search.
     assert len(set(replayed)) == len(replayed)
+
+
+def test_the_worker_never_imports_hypothesis(tmp_path):
+    # Only the grader draws programs; importing hypothesis cost every worker 0.3 s to start.
+    runtime = grading.runtime_library(tmp_path / 'runtime')
+    script = ("import sys\nfrom mgcourse import worker, checks\nfrom mgcourse.impl import load\n"
+              f"load({str(paths.SOLUTIONS)!r})\nprint(sorted(m for m in sys.modules if 'hypothesis' in m))")
+    out = subprocess.run([sys.executable, '-I', '-c', f"import sys; sys.path.insert(0, {str(runtime)!r})\n"
+                          + script], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == '[]'

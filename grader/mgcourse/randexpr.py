@@ -20,8 +20,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-from hypothesis import strategies as st
-
 from .oracle import Expression, F
 
 # --------------------------------------------------------------------------------
@@ -246,9 +244,22 @@ def torch_gradients(program):
 # The strategy
 # --------------------------------------------------------------------------------
 
-@st.composite
-def programs(draw, max_steps=6, min_steps=1, max_inputs=3):
-    """Random programs of 1 to max_inputs inputs and min_steps to max_steps steps.
+def programs(max_steps=6, min_steps=1, max_inputs=3):
+    """A hypothesis strategy: random programs of 1 to max_inputs inputs and min_steps to
+    max_steps steps (drawn by _draw_program)."""
+    # Imported here: only the grader draws programs; the student's side (the worker) builds
+    # what it is given and never needs hypothesis (0.3 s of every worker's start).
+    from hypothesis import strategies as st
+
+    if not 0 <= min_steps <= max_steps <= len(STEP_LETTERS):
+        raise ValueError(f'need 0 <= min_steps <= max_steps <= {len(STEP_LETTERS)}')
+    if not 1 <= max_inputs <= len(INPUT_LABELS):
+        raise ValueError(f'need 1 <= max_inputs <= {len(INPUT_LABELS)}')
+    return st.composite(_draw_program)(max_steps, min_steps, max_inputs)
+
+
+def _draw_program(draw, max_steps, min_steps, max_inputs):
+    """One program of 1 to max_inputs inputs and min_steps to max_steps steps.
 
     Values are followed with oracle.F while the program is written, and each step picks
     among the operations valid at its operands (see OPS' ok and MAX_ABS), so no draw is
@@ -258,10 +269,7 @@ def programs(draw, max_steps=6, min_steps=1, max_inputs=3):
     fewer inputs and steps, 'a' as the operand, the first operations of OPS and the first
     constants, and inputs of small size.
     """
-    if not 0 <= min_steps <= max_steps <= len(STEP_LETTERS):
-        raise ValueError(f'need 0 <= min_steps <= max_steps <= {len(STEP_LETTERS)}')
-    if not 1 <= max_inputs <= len(INPUT_LABELS):
-        raise ValueError(f'need 1 <= max_inputs <= {len(INPUT_LABELS)}')
+    from hypothesis import strategies as st
 
     n_inputs = draw(st.integers(1, max_inputs))
     inputs = []

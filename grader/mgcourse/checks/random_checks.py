@@ -12,15 +12,27 @@ import threading
 import warnings
 from random import Random
 
-from hypothesis import HealthCheck, find, settings
-from hypothesis.errors import HypothesisException, NoSuchExample
-
 from .. import randexpr
 from .base import Check, Failed, ProbeError, Skip, register, register_probe
 from .engine_checks import _judge_expression, _probe_expression
 
-SEARCH = settings(max_examples=150, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
+# A search's settings, as plain data: hypothesis is imported where a search runs, in the
+# grader's process, never by the worker that only answers probes (it costs 0.3 s to import).
+SEARCH = {'max_examples': 150, 'derandomize': True}
+
+
+def _find(search, condition, seed):
+    """hypothesis.find over random programs with the settings `search`; None when no program
+    meets condition."""
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis.errors import NoSuchExample
+    try:
+        return find(randexpr.programs(), condition,
+                    settings=settings(database=None, deadline=None,
+                                      suppress_health_check=list(HealthCheck), **search),
+                    random=None if seed is None else Random(seed))
+    except NoSuchExample:
+        return None
 
 
 def probe(mg, program):
@@ -53,7 +65,7 @@ _TRIED_LOCK = threading.Lock()
 def tried_on_passing_code(search, seed=None):
     """The programs, as JSON text and in order, that find() with these settings and seed
     tries when every one of them passes."""
-    key = (repr(search), seed)
+    key = (tuple(sorted(search.items())), seed)
     with _TRIED_LOCK:
         if key not in _TRIED_ON_PASSING_CODE:
             tried = []
@@ -61,11 +73,7 @@ def tried_on_passing_code(search, seed=None):
             def passes(program):
                 tried.append(json.dumps(program))
                 return False
-            try:
-                find(randexpr.programs(), passes, settings=search,
-                     random=None if seed is None else Random(seed))
-            except NoSuchExample:
-                pass
+            _find(search, passes, seed)
             _TRIED_ON_PASSING_CODE[key] = tuple(tried)
         return _TRIED_ON_PASSING_CODE[key]
 
@@ -115,11 +123,10 @@ def searching(oracle, name, search=SEARCH, seed=None, replay=True):
         if replay and all(not fails(json.loads(text))
                           for text in tried_on_passing_code(search, seed)):
             return
+        from hypothesis.errors import HypothesisException
         try:
-            find(randexpr.programs(), fails, settings=search,
-                 random=None if seed is None else Random(seed))
-        except NoSuchExample:
-            return
+            if _find(search, fails, seed) is None:
+                return
         except HypothesisException:
             if not failures and not stopped:  # not the student's doing: let it be seen
                 raise
