@@ -252,11 +252,15 @@ CASES = [
     # --- classes of attack on the grader itself (issue 13) ---
     # A daemon that outlives its worker and, in a loop, swaps its run folder's package for a
     # link to a folder outside, so that a grader copying a fresh hand-in there as root would
-    # write through it; exp hangs, so the grader starts a fresh worker after a timeout.
+    # write through it; exp hangs, so the grader starts a fresh worker after a timeout. It
+    # waits until its worker is gone: swapping at once raced with that worker's own import
+    # of train.py (once in CI, hidden_network lost to a FileNotFoundError).
     Case('outlives-its-kill', engine_top=(
         "import os as _os, subprocess as _sp, sys as _sys\n"
         "_swap = '''\n"
-        "import os\n"
+        "import os, time\n"
+        "while os.path.exists('/proc/%d' % WORKER):\n"
+        "    time.sleep(0.01)\n"
         "while True:\n"
         "    for _where in ('.', '..'):\n"
         "        try:\n"
@@ -268,7 +272,8 @@ CASES = [
         "        except OSError:\n"
         "            pass\n"
         "'''\n"
-        "_sp.Popen([_sys.executable, '-c', _swap], start_new_session=True,\n"
+        "_sp.Popen([_sys.executable, '-c', _swap.replace('WORKER', str(_os.getpid()))],\n"
+        "          start_new_session=True,\n"
         "          stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)\n"),
         engine_end=patched('exp', '    while True:\n        pass'),
         twin={'engine_end': raising('exp')}, says=('computed for more than',)),
