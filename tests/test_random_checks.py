@@ -73,3 +73,52 @@ def test_the_worker_never_imports_hypothesis(tmp_path):
     out = subprocess.run([sys.executable, '-I', '-c', f"import sys; sys.path.insert(0, {str(runtime)!r})\n"
                           + script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == '[]'
+
+
+def test_the_recorded_search_is_what_hypothesis_and_torch_give_here():
+    from mgcourse.checks import record_searches
+    shipped = json.loads(random_checks.RECORDED.read_text(encoding='utf-8'))
+    assert shipped == record_searches.record(), (
+        "grader/mgcourse/checks/recorded_searches.json is out of date: run "
+        "`python -m mgcourse.checks.record_searches` and commit it")
+    assert len(next(iter(shipped['programs'].values()))) == random_checks.SEARCH['max_examples']
+
+
+def test_grading_correct_code_imports_neither_hypothesis_nor_torch():
+    # The visible searches replay what is recorded, answers included: 3.2 s of CPU in a fresh
+    # process before, 0.2 s with it (torch's import alone is 3.7 s).
+    script = (
+        "import json, sys\nfrom mgcourse import battery, paths\n"
+        "loaded = battery.Loaded(paths.SOLUTIONS)\n"
+        "got = {e.id: battery.run_one(e, loaded).passed for e in battery.selected()\n"
+        "       if e.id.startswith('more_ops.random')}\n"
+        "print(json.dumps([got, sorted(m for m in ('hypothesis', 'torch') if m in sys.modules)]))")
+    done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=True, cwd=paths.ROOT)
+    got, imported = json.loads(done.stdout)
+    assert got == {'more_ops.random_expressions': True, 'more_ops.random_vs_torch': True}
+    assert imported == []
+
+
+def test_a_recording_of_another_version_is_not_replayed(monkeypatch, tmp_path):
+    shipped = json.loads(random_checks.RECORDED.read_text(encoding='utf-8'))
+    key = random_checks.search_key(random_checks.SEARCH, None)
+    forged = dict(shipped, hypothesis='0.0.1', torch='0.0.1',
+                  programs={key: [json.dumps(random_checks.FIRST)]},
+                  torch_gradients={json.dumps(random_checks.FIRST): {'a': 0.0, 'b': 0.0}})
+    (tmp_path / 'recorded.json').write_text(json.dumps(forged), encoding='utf-8')
+    monkeypatch.setattr(random_checks, 'RECORDED', tmp_path / 'recorded.json')
+    random_checks.recorded.cache_clear()
+    try:
+        assert random_checks.recorded() == {'programs': {}, 'torch': {}}
+        tried = random_checks.tried_on_passing_code(random_checks.SEARCH)
+        assert list(tried) == next(iter(shipped['programs'].values()))  # drawn here instead
+    finally:
+        random_checks.recorded.cache_clear()
+
+
+def test_the_student_side_never_gets_the_recorded_answers(tmp_path):
+    runtime = grading.runtime_library(tmp_path / 'runtime')
+    assert (runtime / 'mgcourse' / 'checks' / 'random_checks.py').exists()
+    assert not list(runtime.rglob('recorded_searches.json'))
+    assert not list(runtime.rglob('record_searches.py'))

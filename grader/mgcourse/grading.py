@@ -48,9 +48,11 @@ from .isolated import Worker, with_retry_note
 
 ASSIGNMENT = 'micrograd'
 COURSE = 'micrograd-course'
-# What the student's process never sees of the course library: the hidden checks' code and
-# the mistake catalogue (whose find/replace pairs quote the solutions).
-PRIVATE = ('hidden.py', 'grading.py', 'mistakes.toml', 'nbgrader_plugins.py')
+# What the student's process never sees of the course library: the hidden checks' code, the
+# mistake catalogue (whose find/replace pairs quote the solutions), and the recorded visible
+# search with PyTorch's gradients for each of its programs (the answers to them).
+PRIVATE = ('hidden.py', 'grading.py', 'mistakes.toml', 'nbgrader_plugins.py',
+           'recorded_searches.json', 'record_searches.py')
 PROBE_TIMEOUT = 20.0  # seconds for one probe
 
 
