@@ -81,6 +81,7 @@ def installed_version(dist):
 
 
 def search_key(search, seed):
+    """The name of a search by its settings and seed, in RECORDED and in this process."""
     return json.dumps([sorted(search.items()), seed])
 
 
@@ -113,10 +114,10 @@ def record(search, seed=None):
 
 def tried_on_passing_code(search, seed=None):
     """record(search, seed): recorded in RECORDED, or drawn once in this process."""
-    shipped = recorded()['programs'].get(search_key(search, seed))
+    key = search_key(search, seed)
+    shipped = recorded()['programs'].get(key)
     if shipped is not None:
         return shipped
-    key = (tuple(sorted(search.items())), seed)
     with _TRIED_LOCK:
         if key not in _TRIED_ON_PASSING_CODE:
             _TRIED_ON_PASSING_CODE[key] = record(search, seed)
