@@ -26,12 +26,19 @@ SEARCH = {'max_examples': 150, 'derandomize': True}
 
 def _find(search, condition, seed):
     """hypothesis.find over random programs with the settings `search`; None when no program
-    meets condition."""
-    from hypothesis import HealthCheck, find, settings
+    meets condition.
+
+    Every phase but `explain`: once an example fails, that phase traces each run that follows
+    (sys.settrace, on Python before 3.12) to say which lines it took, which find() never
+    reports. The trace made shrinking slower several times over, the student's code and
+    the oracle alike, and PyTorch's first import inside it cost 8 s instead of 2.5. The
+    programs tried and the one found are the same without it."""
+    from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
     try:
         return find(randexpr.programs(), condition,
                     settings=settings(database=None, deadline=None,
+                                      phases=[p for p in Phase if p is not Phase.explain],
                                       suppress_health_check=list(HealthCheck), **search),
                     random=None if seed is None else Random(seed))
     except NoSuchExample:
