@@ -80,30 +80,12 @@ def run(mode, workdir, token):
         sb.kill()
 
 
-def _environment(proc):
-    """The environment of the process at /proc/PID (b'' for a zombie or a kernel thread).
-
-    A process in the middle of execve() shows an empty environment for a moment (the
-    sandbox's launcher execs the command it runs, with the same environment): read again
-    until the new program's is there."""
-    try:
-        state, ppid = Path(proc, 'stat').read_bytes().rsplit(b')', 1)[1].split()[:2]
-        if state in (b'Z', b'X') or ppid == b'2' or proc.endswith('/2'):
-            return b''
-        for _ in range(200):
-            data = Path(proc, 'environ').read_bytes()
-            if data:
-                return data
-            time.sleep(0.001)
-    except OSError:
-        pass
-    return b''
-
-
 def survivors(token):
-    """The processes still running with the test's mark in their environment."""
+    """The processes still running with the test's mark in their environment. It is read
+    as the sandbox reads it (test_a_marked_process_is_found_while_it_execs checks that):
+    a process in the middle of execve() shows none for a moment."""
     return [int(entry.name) for entry in os.scandir('/proc')
-            if entry.name.isdigit() and token.encode() in _environment(entry.path)]
+            if entry.name.isdigit() and token.encode() in sandbox._environment(int(entry.name))]
 
 
 def wait_for_no_survivors(token, seconds=10):
@@ -451,6 +433,26 @@ def _proc_state(pid):
     return found
 
 
+def test_a_marked_process_is_found_while_it_execs(token):
+    """The sandbox-off run is killed by its marker: a process exec'ing in a loop (whose
+    environment /proc shows empty for a moment at each exec) must be found by every scan."""
+    chain = ("import os, sys; n = int(sys.argv[1]); n and os.execv(sys.executable, "
+             "[sys.executable, '-S', '-c', sys.argv[2], str(n - 1), sys.argv[2]])")
+    process = subprocess.Popen([sys.executable, '-S', '-c', chain, '100', chain],
+                               env={'SANDBOX_TEST_TOKEN': token})
+    missed = scans = 0
+    while process.poll() is None:
+        found = process.pid in sandbox._running_with(f'SANDBOX_TEST_TOKEN={token}')
+        try:
+            state = Path(f'/proc/{process.pid}/stat').read_bytes().rsplit(b')', 1)[1].split()[0]
+        except OSError:
+            break
+        scans += 1
+        missed += not found and state != b'Z'
+    process.wait()
+    assert scans > 10 and missed == 0, f"{missed} of {scans} scans missed the exec'ing process"
+
+
 def test_it_dies_with_the_grader(mode, workdir, token):
     grader = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f"""
         import sys, time
@@ -473,8 +475,8 @@ def test_it_dies_with_the_grader(mode, workdir, token):
         seen = time.monotonic() - started
         if not found:
             # Seen in full suites: one scan found the launcher, a second one, made while it
-            # exec'd the command, read its environment empty (see _environment). If it is
-            # ever seen again, say what the run's first process is doing.
+            # exec'd the command, read its environment empty (see sandbox._environment). If
+            # it is ever seen again, say what the run's first process is doing.
             grader.stdin.write('?\n')
             grader.stdin.flush()
             pid, code, output = ast.literal_eval(grader.stdout.readline())

@@ -624,16 +624,40 @@ def _running_as(uid):
     return found
 
 
+def _environment(pid):
+    """The environment of process pid, as /proc shows it (b'' once it is gone).
+
+    A process in the middle of execve() shows an empty environment for a moment, or none
+    (ESRCH), and a run's first process execs the student's command with the run's marker
+    (see _LAUNCHER): a live process's is read again, for up to a second, unless it is a
+    zombie or a kernel thread, which have none."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                data = f.read()
+        except ProcessLookupError:
+            data = b''
+        except OSError:
+            return b''
+        if data:
+            return data
+        try:
+            with open(f'/proc/{pid}/stat', 'rb') as f:
+                state, ppid = f.read().rsplit(b')', 1)[1].split()[:2]
+        except (OSError, ValueError):
+            return b''
+        if state in (b'Z', b'X') or ppid == b'2' or pid == 2 or time.monotonic() > deadline:
+            return b''
+        time.sleep(0.001)
+
+
 def _running_with(marker):
     """The processes still running (not zombies) whose environment carries marker."""
     needle = marker.encode() + b'\0'
     found = []
     for pid in _processes():
-        try:
-            with open(f'/proc/{pid}/environ', 'rb') as f:
-                if needle not in f.read() + b'\0':
-                    continue
-        except OSError:
+        if needle not in _environment(pid) + b'\0':
             continue
         st = _status(pid)
         if st is not None and st[0] not in 'ZX':
