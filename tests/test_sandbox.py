@@ -84,8 +84,9 @@ def survivors(token):
     """The processes still running with the test's mark in their environment. It is read
     as the sandbox reads it (test_a_marked_process_is_found_while_it_execs checks that):
     a process in the middle of execve() shows none for a moment."""
-    return [int(entry.name) for entry in os.scandir('/proc')
-            if entry.name.isdigit() and token.encode() in sandbox._environment(int(entry.name))]
+    deadline = time.monotonic() + 1.0
+    return [int(entry.name) for entry in os.scandir('/proc') if entry.name.isdigit()
+            and token.encode() in sandbox._environment(int(entry.name), deadline)]
 
 
 def wait_for_no_survivors(token, seconds=10):
@@ -569,3 +570,21 @@ def test_reaping_a_graders_runs_spares_the_runs_of_other_graders(mode, run, tmp_
         """)], capture_output=True, text=True, timeout=60)
     assert reaper.returncode == 0, reaper.stderr
     assert sb.process.poll() is None, "another grader's reaping ended this run"
+
+
+def test_processes_with_no_environment_cost_a_scan_one_second_at_most():
+    """Processes that emptied their environment for good look like ones in the middle of an
+    exec: the scan that looks for a run's marker waits for them, once, not once each."""
+    quiet = [subprocess.Popen(['sleep', '60'], env={}) for _ in range(5)]
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(
+                Path(f'/proc/{p.pid}/cmdline').read_bytes().startswith(b'sleep') for p in quiet):
+            time.sleep(0.01)
+        started = time.monotonic()
+        assert sandbox._running_with('SANDBOX_TEST_TOKEN=nobody') == []
+        assert time.monotonic() - started < 4  # once each: 5 s
+    finally:
+        for p in quiet:
+            p.kill()
+            p.wait()

@@ -624,14 +624,17 @@ def _running_as(uid):
     return found
 
 
-def _environment(pid):
+def _environment(pid, deadline=None):
     """The environment of process pid, as /proc shows it (b'' once it is gone).
 
     A process in the middle of execve() shows an empty environment for a moment, or none
     (ESRCH), and a run's first process execs the student's command with the run's marker
-    (see _LAUNCHER): a live process's is read again, for up to a second, unless it is a
-    zombie or a kernel thread, which have none."""
-    deadline = time.monotonic() + 1.0
+    (see _LAUNCHER): a live process's is read again until the deadline (a second from now
+    by default), unless it is a zombie or a kernel thread, which have none. A process may
+    also empty its environment for good: a scan of /proc shares one deadline, so such
+    processes cost it a second at most, however many there are."""
+    if deadline is None:
+        deadline = time.monotonic() + 1.0
     while True:
         try:
             with open(f'/proc/{pid}/environ', 'rb') as f:
@@ -656,8 +659,9 @@ def _running_with(marker):
     """The processes still running (not zombies) whose environment carries marker."""
     needle = marker.encode() + b'\0'
     found = []
+    deadline = time.monotonic() + 1.0
     for pid in _processes():
-        if needle not in _environment(pid) + b'\0':
+        if needle not in _environment(pid, deadline) + b'\0':
             continue
         st = _status(pid)
         if st is not None and st[0] not in 'ZX':
