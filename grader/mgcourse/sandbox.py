@@ -589,11 +589,16 @@ def _disk_use(folder):
 REAP_SECONDS = 10.0
 
 
+def _stat(pid):
+    """The fields of /proc/PID/stat after the command's name (state, parent's pid, ...)."""
+    with open(f'/proc/{pid}/stat', 'rb') as f:
+        return f.read().rsplit(b')', 1)[1].split()
+
+
 def _status(pid):
     """(state letter, its real, effective, saved and file-system uids), or None once gone."""
     try:
-        with open(f'/proc/{pid}/stat', 'rb') as f:
-            state = f.read().rsplit(b')', 1)[1].split()[0].decode()
+        state = _stat(pid)[0].decode()
         with open(f'/proc/{pid}/status') as f:
             uids = next(line.split()[1:] for line in f if line.startswith('Uid:'))
         return state, {int(u) for u in uids}
@@ -624,17 +629,15 @@ def _running_as(uid):
     return found
 
 
-def _environment(pid, deadline=None):
+def _environment(pid, deadline):
     """The environment of process pid, as /proc shows it (b'' once it is gone).
 
     A process in the middle of execve() shows an empty environment for a moment, or none
     (ESRCH), and a run's first process execs the student's command with the run's marker
-    (see _LAUNCHER): a live process's is read again until the deadline (a second from now
-    by default), unless it is a zombie or a kernel thread, which have none. A process may
-    also empty its environment for good: a scan of /proc shares one deadline, so such
-    processes cost it a second at most, however many there are."""
-    if deadline is None:
-        deadline = time.monotonic() + 1.0
+    (see _LAUNCHER): a live process's is read again until the deadline (time.monotonic()),
+    unless it is a zombie or a kernel thread, which have none. A process may also empty its
+    environment for good: a scan of /proc shares one deadline, so such processes cost it
+    that long at most, however many there are."""
     while True:
         try:
             with open(f'/proc/{pid}/environ', 'rb') as f:
@@ -646,8 +649,7 @@ def _environment(pid, deadline=None):
         if data:
             return data
         try:
-            with open(f'/proc/{pid}/stat', 'rb') as f:
-                state, ppid = f.read().rsplit(b')', 1)[1].split()[:2]
+            state, ppid = _stat(pid)[:2]
         except (OSError, ValueError):
             return b''
         if state in (b'Z', b'X') or ppid == b'2' or pid == 2 or time.monotonic() > deadline:
