@@ -252,9 +252,11 @@ CASES = [
     # --- classes of attack on the grader itself (issue 13) ---
     # A daemon that outlives its worker and, in a loop, swaps its run folder's package for a
     # link to a folder outside, so that a grader copying a fresh hand-in there as root would
-    # write through it; exp hangs, so the grader starts a fresh worker after a timeout. It
+    # write through it; `1 - v` hangs, so the grader starts a fresh worker after a timeout,
+    # and the later checks (mlp, loss, training, the hidden ones) run in fresh workers. It
     # waits until its worker is gone: swapping at once raced with that worker's own import
-    # of train.py (once in CI, hidden_network lost to a FileNotFoundError).
+    # of train.py (once in CI, hidden_network lost to a FileNotFoundError). __rsub__ is in 3
+    # checks (exp, which it hung in before, is in 6): each hang costs the probe's 2 s of CPU.
     Case('outlives-its-kill', engine_top=(
         "import os as _os, subprocess as _sp, sys as _sys\n"
         "_swap = '''\n"
@@ -275,8 +277,8 @@ CASES = [
         "_sp.Popen([_sys.executable, '-c', _swap.replace('WORKER', str(_os.getpid()))],\n"
         "          start_new_session=True,\n"
         "          stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)\n"),
-        engine_end=patched('exp', '    while True:\n        pass'),
-        twin={'engine_end': raising('exp')}, says=('computed for more than',)),
+        engine_end=patched('__rsub__', '    while True:\n        pass'),
+        twin={'engine_end': raising('__rsub__')}, says=('computed for more than',)),
     # The skeleton, with the worker's probes replaced by answers computed with the grader's
     # own oracle and expression generator, wherever the library the worker imports has them.
     Case('forges-with-the-oracle', base=K, engine_end=FORGER, twin={'base': K}),
