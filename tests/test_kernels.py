@@ -11,6 +11,7 @@ log says so once.
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -219,6 +220,29 @@ def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_beh
         sb._marker)
     assert left == [], "the sleeper it started is gone with it"
     assert not os.path.exists(km._folder)
+
+
+def test_a_grading_kernel_has_no_debugger_and_prints_plain_tracebacks(tmp_path):
+    # kernels.KERNEL_MAIN, KERNEL_OPTIONS: what a kernel costs to start, and a failing cell to
+    # report, with nothing a grading run uses lost
+    (tmp_path / 'helper.py').write_text("def f():\n    raise ValueError('deep down')\n")
+    km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+    try:
+        out = []
+        kc.execute_interactive(
+            "import sys\n"
+            "print(sys.modules.get('debugpy', 'absent'), '_pydevd_bundle' in sys.modules,\n"
+            "      get_ipython().InteractiveTB.mode)", timeout=60,
+            output_hook=lambda m: out.append(m['content'].get('text', '')))
+        assert ''.join(out) == 'None False Plain\n'
+        reply = kc.execute_interactive('import helper\nhelper.f()', timeout=60)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply['content']['ename'] == 'ValueError'
+    text = re.sub(r'\x1b\[[0-9;]*m', '', '\n'.join(reply['content']['traceback']))
+    assert 'helper.f()' in text and "raise ValueError('deep down')" in text, text
+    assert text.rstrip().endswith('ValueError: deep down'), text
 
 
 def test_without_bubblewrap_the_log_says_plainly_that_kernels_are_not_isolated(tmp_path,
