@@ -66,6 +66,27 @@ def test_nbgraders_runner_records_an_endless_loop_and_runs_the_cells_after_it(tm
     assert 'wall_retry' not in out.metadata.get('mgcourse', {}), "CPU limits are not retried"
 
 
+def test_only_a_cell_of_no_nbgrader_role_is_skipped_by_its_tag(tmp_path, caplog):
+    # a self-check scores when it runs without an error: skipped, it would never fail
+    nb = notebook('print("a demonstration")', 'assert False, "not answered"', 'x = 1',
+                  'print("the setup ran")')
+    for cell in nb.cells:
+        cell.metadata['tags'] = ['autograde-skip']
+    nb.cells[1].metadata['nbgrader'] = {'grade': True, 'grade_id': 'answer_test', 'points': 1,
+                                        'locked': True, 'solution': False, 'schema_version': 3}
+    nb.cells[3].metadata['nbgrader'] = {'grade': False, 'grade_id': 'setup', 'locked': True,
+                                        'solution': False, 'schema_version': 3}
+    run = ExecuteWithinBudget(cpu_timeout=30, timeout=120)
+    with caplog.at_level(logging.WARNING):
+        out, _ = run.preprocess(nb, {'metadata': {'path': str(tmp_path)}})
+    assert out.cells[0].outputs == [] and out.cells[2].outputs == [], "skipped, as tagged"
+    assert [o.evalue for o in errors(out.cells[1])] == ['not answered'], "run: it scores 0"
+    assert out.cells[3].outputs[0].text == 'the setup ran\n'
+    assert out.cells[1].metadata['tags'] == [] and out.cells[0].metadata['tags'] == ['autograde-skip']
+    said = [r.getMessage() for r in caplog.records if 'autograde-skip' in r.getMessage()]
+    assert len(said) == 2 and 'answer_test' in said[0] and 'setup' in said[1]
+
+
 def slow_on_its_first_start():
     """A kernel manager class whose first kernel takes 6 s of wall time in SLOW_THE_FIRST_TIME
     (as on a busy machine), and whose later kernels do not. The grader's side keeps count: a

@@ -193,6 +193,19 @@ def test_a_package_that_patches_check_prints_nothing_that_counts(course):
     assert reuse.outputs[-1].data['text/plain'] == '0'
 
 
+def test_self_checks_tagged_to_be_skipped_run_all_the_same(course):
+    # hostile tagged every cell autograde-skip: its unanswered self-checks must still fail
+    graded = course['dir'] / 'autograded' / 'hostile' / nbgrade.ASSIGNMENT
+    cells = nbformat.read(graded / '01_derivatives.ipynb', as_version=4).cells
+    checks = [c for c in cells if c.metadata.get('nbgrader', {}).get('grade')]
+    assert len(checks) == 4
+    assert all(o.output_type == 'error' for c in checks for o in c.outputs[:1]), "they ran"
+    assert all(c.outputs and c.metadata.get('tags') == [] for c in checks), "tag dropped"
+    free = [c for c in cells if c.cell_type == 'code' and not c.metadata.get('nbgrader')]
+    assert free and all(c.outputs == [] for c in free), "a cell of its own is skipped, as tagged"
+    assert 'is ignored on a cell nbgrader grades or locks' in course['logs']['autograde']
+
+
 def test_the_feedback_score_matches_its_lines_and_names_the_earlier_cause(course):
     feedback = course['dir'] / 'feedback' / 'partial' / nbgrade.ASSIGNMENT
     backward = page_text(feedback / '04_backward.html')

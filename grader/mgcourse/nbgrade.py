@@ -187,9 +187,11 @@ def _edit(path, old, new):
     path.write_text(text.replace(old, new), encoding='utf-8')
 
 
-# hostile: the release's notebooks untouched, and the skeleton with code written against the
-# grader: at import it replaces check() in the kernel with one that prints full marks, and its
-# Value compares equal to anything. It deserves what the skeleton gets: nothing.
+# hostile: the release's notebooks with every cell tagged autograde-skip (the tag that keeps a
+# demonstration from running when grading: a self-check that never runs never fails), and
+# the skeleton with code written against the grader: at import it replaces check() in the
+# kernel with one that prints full marks, and its Value compares equal to anything. It
+# deserves what the skeleton gets: nothing.
 HOSTILE_ENGINE = """
 
 # --- written against the grader -------------------------------------------------------------
@@ -228,6 +230,16 @@ def submit_sample(course, student, kind):
         if kind == 'hostile':
             with open(folder / PACKAGE / 'engine.py', 'a', encoding='utf-8') as f:
                 f.write(HOSTILE_ENGINE)
+            import nbformat
+
+            from .nbgrader_plugins import SKIP_TAG
+            for path in sorted(folder.glob('*.ipynb')):
+                nb = nbformat.read(path, as_version=4)
+                for cell in nb.cells:
+                    tags = cell.metadata.setdefault('tags', [])
+                    if SKIP_TAG not in tags:  # notebook 05's PyTorch cell has it already
+                        tags.append(SKIP_TAG)
+                nbformat.write(nb, path)
         return folder
     folder = submit(course, student, source_folder(course), paths.SOLUTIONS)
     first = folder / '01_derivatives.ipynb'

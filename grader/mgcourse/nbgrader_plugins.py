@@ -31,6 +31,7 @@ from . import skeleton
 from .kernels import CellLimits, SandboxedKernelManager, wall_stopped_cells
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
+SKIP_TAG = 'autograde-skip'  # a cell the autograde does not run (ExecuteWithinBudget)
 END_HIDDEN = 'END HIDDEN TESTS'
 
 
@@ -126,14 +127,18 @@ class ExecuteWithinBudget(CellLimits, Execute):
       own, so two starting at once never take each other's ports; one that dies before it
       answers is started once more.
     - A cell tagged `autograde-skip` is not run: a demonstration that scores nothing and costs
-      time (notebook 05's comparison with PyTorch, whose import alone is 1.7 s of CPU).
+      time (notebook 05's comparison with PyTorch, whose import alone is 1.7 s of CPU). Only a
+      cell of no nbgrader role may be skipped: a student who tags a graded self-check (whose
+      points come from running without an error) or a locked cell finds the tag dropped and
+      the cell run, and the log says so. nbgrader restores a locked cell's source, not its
+      tags, and without this an unanswered notebook with its self-checks tagged scored them.
     - A check cell (`check('CHECKPOINT')`, graded on the submitted package outside the kernel)
       is not run either: what it would print is replaced anyway, and its battery run in the
       kernel cost a correct student about 3 s of CPU (2.2 s in notebook 05 alone).
     """
 
     skip_cells_with_tag = Unicode(
-        'autograde-skip', help="Cells with this tag are not run when grading.").tag(config=True)
+        SKIP_TAG, help="Cells with this tag are not run when grading.").tag(config=True)
 
     cpu_timeout = Float(
         60.0, allow_none=True,
@@ -175,7 +180,20 @@ class ExecuteWithinBudget(CellLimits, Execute):
         finally:
             self.timeout_func = None
 
+    def _run_every_nbgrader_cell(self, nb):
+        """Drop the skip tag from each cell that nbgrader grades, locks or expects an answer
+        in: only cells of no nbgrader role are skipped (see the class)."""
+        for cell in nb.cells:
+            tags = cell.metadata.get('tags', [])
+            if self.skip_cells_with_tag in tags and cell.metadata.get('nbgrader'):
+                cell.metadata['tags'] = [t for t in tags if t != self.skip_cells_with_tag]
+                self.log.warning("Cell %s is tagged %s, which is ignored on a cell nbgrader "
+                                 "grades or locks: it is run.",
+                                 cell.metadata['nbgrader'].get('grade_id', '?'),
+                                 self.skip_cells_with_tag)
+
     def preprocess(self, nb, resources=None, km=None):
+        self._run_every_nbgrader_cell(nb)
         original = copy.deepcopy(nb)
         name = (resources or {}).get('unique_key', 'notebook')
         nb, resources = self._run_within_budget(nb, resources, km)
