@@ -243,6 +243,21 @@ def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_beh
     assert not os.path.exists(km._folder)
 
 
+def test_the_courses_own_kernels_have_no_debugger_and_keep_ipythons_tracebacks():
+    # the notebooks the course runs itself (their outputs are saved): only the debugger goes
+    km, kc = kernels.start_kernel()
+    try:
+        out = []
+        kc.execute_interactive(
+            "import sys\n"
+            "print(sys.modules.get('debugpy', 'absent'), get_ipython().InteractiveTB.mode)",
+            timeout=60, output_hook=lambda m: out.append(m['content'].get('text', '')))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert ''.join(out) == 'None Context\n'
+
+
 def test_a_grading_kernel_has_no_debugger_and_prints_plain_tracebacks(tmp_path):
     # kernels.KERNEL_MAIN, KERNEL_OPTIONS: what a kernel costs to start, and a failing cell to
     # report, with nothing a grading run uses lost

@@ -66,6 +66,9 @@ class _OwnFolder:
     def ipc_folder(self):
         return Path(self.connection_file).parent
 
+    def format_kernel_cmd(self, extra_arguments=None):
+        return course_kernel_command(super().format_kernel_cmd(extra_arguments))
+
     async def _async_cleanup_resources(self, restart=False):
         # what shutting a kernel down calls, blocking manager or not
         end = getattr(self.provisioner, 'end_sandbox', None)
@@ -261,25 +264,33 @@ def kernel_environment(env, home, tmp):
     return out
 
 
-# What a grading kernel runs in place of `python -m ipykernel_launcher`: the same, without a
-# debugger. ipykernel imports debugpy and sets up its debugger at every start, 0.2 s of CPU of
-# a kernel's 0.7, for a tool nobody uses while grading; it starts without one when debugpy
-# cannot be imported, which a None in sys.modules makes so.
+# What the course's kernels run in place of `python -m ipykernel_launcher`: the same, without
+# a debugger. ipykernel imports debugpy and sets up its debugger at every start, 0.2 s of CPU
+# of a kernel's 0.7, for a tool nobody uses in a notebook the course runs by itself (grading,
+# building the notebooks, the tests); it starts without one when debugpy cannot be imported,
+# which a None in sys.modules makes so. The student's own Jupyter is not touched.
 KERNEL_MAIN = ("import runpy, sys; sys.modules['debugpy'] = None; "
                "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)")
-# Tracebacks in IPython's Plain mode: each frame's file, line and code, as Python prints them.
-# Its default mode (Context) formats each traceback with stack_data and pygments: 0.3 s of CPU
-# for ten failing cells, which an unfinished hand-in has in every notebook.
+# A grading kernel's tracebacks are in IPython's Plain mode: each frame's file, line and code,
+# as Python prints them. Its default mode (Context) formats each traceback with stack_data and
+# pygments: 0.3 s of CPU for ten failing cells, which an unfinished hand-in has in every
+# notebook. (The notebooks the course builds keep the default: their outputs are saved.)
 KERNEL_OPTIONS = ('--InteractiveShell.xmode=Plain',)
 
 
-def grading_kernel_command(cmd):
-    """The kernel command nbclient asks for, as a grading kernel runs it (KERNEL_MAIN,
-    KERNEL_OPTIONS); any other command as it is."""
+def course_kernel_command(cmd):
+    """The kernel command of a kernel spec, as the course's kernels run it (KERNEL_MAIN); any
+    command but ipykernel's as it is."""
     cmd = list(cmd)
     if cmd[1:3] != ['-m', 'ipykernel_launcher']:
         return cmd
-    return [cmd[0], '-c', KERNEL_MAIN, *cmd[3:], *KERNEL_OPTIONS]
+    return [cmd[0], '-c', KERNEL_MAIN, *cmd[3:]]
+
+
+def grading_kernel_command(cmd):
+    """The command as a grading kernel runs it: course_kernel_command, with KERNEL_OPTIONS."""
+    cmd = course_kernel_command(cmd)
+    return cmd + list(KERNEL_OPTIONS) if cmd[1:3] == ['-c', KERNEL_MAIN] else cmd
 
 
 _SAID = set()  # what this process has said of how its kernels run (each thing once)
