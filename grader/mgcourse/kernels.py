@@ -351,8 +351,8 @@ class SandboxedProvisioner(LocalProvisioner):
         in_bwrap = sandbox.bwrap_available()
         self.run_folder = run
         self.sandboxed = sandbox.start(
-            grading_kernel_command(cmd), workdir=work, readable=[runtime_library()], writable=[km.ipc_folder, home],
-            system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
+            grading_kernel_command(cmd), workdir=work, readable=[runtime_library()],
+            writable=[km.ipc_folder, home], system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
             env=kernel_environment(env, home, '/tmp' if in_bwrap else home / 'tmp'))
         _say_how(self.log, self.sandboxed)
         self.process = self.sandboxed.process

@@ -31,8 +31,8 @@ from . import skeleton
 from .kernels import CellLimits, SandboxedKernelManager, wall_stopped_cells
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
-SKIP_TAG = 'autograde-skip'  # a cell the autograde does not run (ExecuteWithinBudget)
 END_HIDDEN = 'END HIDDEN TESTS'
+SKIP_TAG = 'autograde-skip'  # a cell the autograde does not run (ExecuteWithinBudget)
 
 
 class StubSolutions(ClearSolutions):
