@@ -243,19 +243,30 @@ def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_beh
     assert not os.path.exists(km._folder)
 
 
+# What a kernel says of its debugger and its traceback mode.
+DEBUGGER_AND_TRACEBACKS = (
+    "import sys\n"
+    "print(sys.modules.get('debugpy', 'absent'), '_pydevd_bundle' in sys.modules,\n"
+    "      get_ipython().InteractiveTB.mode)")
+
+
+def printed(kc, code):
+    """What running code in the kernel printed."""
+    out = []
+    kc.execute_interactive(code, timeout=60,
+                           output_hook=lambda m: out.append(m['content'].get('text', '')))
+    return ''.join(out)
+
+
 def test_the_courses_own_kernels_have_no_debugger_and_keep_ipythons_tracebacks():
     # the notebooks the course runs itself (their outputs are saved): only the debugger goes
     km, kc = kernels.start_kernel()
     try:
-        out = []
-        kc.execute_interactive(
-            "import sys\n"
-            "print(sys.modules.get('debugpy', 'absent'), get_ipython().InteractiveTB.mode)",
-            timeout=60, output_hook=lambda m: out.append(m['content'].get('text', '')))
+        said = printed(kc, DEBUGGER_AND_TRACEBACKS)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    assert ''.join(out) == 'None Context\n'
+    assert said == 'None False Context\n'
 
 
 def test_a_grading_kernel_has_no_debugger_and_prints_plain_tracebacks(tmp_path):
@@ -264,13 +275,7 @@ def test_a_grading_kernel_has_no_debugger_and_prints_plain_tracebacks(tmp_path):
     (tmp_path / 'helper.py').write_text("def f():\n    raise ValueError('deep down')\n")
     km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
     try:
-        out = []
-        kc.execute_interactive(
-            "import sys\n"
-            "print(sys.modules.get('debugpy', 'absent'), '_pydevd_bundle' in sys.modules,\n"
-            "      get_ipython().InteractiveTB.mode)", timeout=60,
-            output_hook=lambda m: out.append(m['content'].get('text', '')))
-        assert ''.join(out) == 'None False Plain\n'
+        assert printed(kc, DEBUGGER_AND_TRACEBACKS) == 'None False Plain\n'
         reply = kc.execute_interactive('import helper\nhelper.f()', timeout=60)
     finally:
         kc.stop_channels()

@@ -271,10 +271,11 @@ def kernel_environment(env, home, tmp):
 # which a None in sys.modules makes so. The student's own Jupyter is not touched.
 KERNEL_MAIN = ("import runpy, sys; sys.modules['debugpy'] = None; "
                "runpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)")
-# A grading kernel's tracebacks are in IPython's Plain mode: each frame's file, line and code,
-# as Python prints them. Its default mode (Context) formats each traceback with stack_data and
-# pygments: 0.3 s of CPU for ten failing cells, which an unfinished hand-in has in every
-# notebook. (The notebooks the course builds keep the default: their outputs are saved.)
+# A grading kernel's (_Sandboxed) tracebacks are in IPython's Plain mode: each frame's file,
+# line and code, as Python prints them. Its default mode (Context) formats each traceback with
+# stack_data and pygments: 0.3 s of CPU for ten failing cells, which an unfinished hand-in has
+# in every notebook. (The notebooks the course builds keep the default: their outputs are
+# saved.)
 KERNEL_OPTIONS = ('--InteractiveShell.xmode=Plain',)
 
 
@@ -285,12 +286,6 @@ def course_kernel_command(cmd):
     if cmd[1:3] != ['-m', 'ipykernel_launcher']:
         return cmd
     return [cmd[0], '-c', KERNEL_MAIN, *cmd[3:]]
-
-
-def grading_kernel_command(cmd):
-    """The command as a grading kernel runs it: course_kernel_command, with KERNEL_OPTIONS."""
-    cmd = course_kernel_command(cmd)
-    return cmd + list(KERNEL_OPTIONS) if cmd[1:3] == ['-c', KERNEL_MAIN] else cmd
 
 
 _SAID = set()  # what this process has said of how its kernels run (each thing once)
@@ -351,8 +346,8 @@ class SandboxedProvisioner(LocalProvisioner):
         in_bwrap = sandbox.bwrap_available()
         self.run_folder = run
         self.sandboxed = sandbox.start(
-            grading_kernel_command(cmd), workdir=work, readable=[runtime_library()],
-            writable=[km.ipc_folder, home], system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
+            cmd, workdir=work, readable=[runtime_library()], writable=[km.ipc_folder, home],
+            system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
             env=kernel_environment(env, home, '/tmp' if in_bwrap else home / 'tmp'))
         _say_how(self.log, self.sandboxed)
         self.process = self.sandboxed.process
@@ -422,6 +417,10 @@ class _Sandboxed:
         if spec is not None:
             spec.interrupt_mode = 'message'
         return spec
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)  # course_kernel_command's
+        return cmd + list(KERNEL_OPTIONS) if cmd[1:3] == ['-c', KERNEL_MAIN] else cmd
 
     async def _async_pre_start_kernel(self, **kw):
         self.kernel_id = self.kernel_id or kw.pop('kernel_id', str(uuid.uuid4()))
