@@ -156,3 +156,23 @@ def test_a_huge_reply_costs_its_check_with_a_clear_message(solutions_copy, edit)
     assert len(exp.message) < 10_000
     assert all(r.passed for r in report.results if r.checkpoint == 'ops_backward')
     assert next(r for r in report.results if r.id == 'more_ops.log').passed
+
+
+def test_a_worker_knows_when_a_check_left_processes_behind(solutions_copy, edit, tmp_path):
+    # A probe that starts a process and leaves it running (a fork bomb's copies of the worker
+    # would read the next requests): the batch grader then goes on with a fresh worker.
+    from mgcourse import grading, sandbox
+    edit(solutions_copy, 'engine.py', "    def exp(self):\n",
+         "    def exp(self):\n        import subprocess; subprocess.Popen(['sleep', '60'])\n")
+    launch = grading._launcher(grading.runtime_library(tmp_path / 'runtime'),
+                               sandbox.Limits(cpu_seconds=30, wall_seconds=120))
+    scratch = tmp_path / 'scratch'
+    scratch.mkdir()
+    worker = isolated.Worker(grading._fresh_copy(solutions_copy, scratch), launch=launch)
+    try:
+        worker.probe('ops_backward.add')
+        assert not worker.left_processes_behind()
+        worker.probe('more_ops.exp')
+        assert worker.left_processes_behind()
+    finally:
+        grading._retire(worker)

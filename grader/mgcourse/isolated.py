@@ -102,6 +102,7 @@ class Worker:
         self._buffer = b''
         self.ended = None
         first = self._receive(max(self.timeout, 60.0), max(self.wall, 60.0))
+        self._processes_at_start = self._process_count()
         self.import_error = None
         if 'import_error' in first:
             e = first['import_error']
@@ -111,6 +112,19 @@ class Worker:
             self.import_error = ImplError(str(e.get('message', 'the package could not be imported')),
                                           _text(e.get('filename')),
                                           lineno if isinstance(lineno, int) else None)
+
+    def _process_count(self):
+        counter = getattr(self.launched, 'process_count', None)
+        return counter() if counter is not None else None
+
+    def left_processes_behind(self):
+        """Whether the worker's run has more processes than once it had started: the student's
+        code forked and left them running. Copies of the worker read the requests meant for it
+        and share its CPU time, so the next check should have a fresh worker. (Known only for a
+        launcher that counts its processes, as the sandbox does.)"""
+        now = self._process_count()
+        return now is not None and self._processes_at_start is not None and (
+            now > self._processes_at_start)
 
     def probe(self, check_id, inputs=None):
         """The observed data of one probe; ProbeError when it raised, hung or crashed."""

@@ -436,6 +436,10 @@ class Sandboxed:
         used = [u for u in used if u is not None]
         return sum(used) if used else None
 
+    def process_count(self):
+        """How many processes of the run are running now."""
+        return len(self._processes_of_run())
+
     def output(self):
         """What it printed to stdout and stderr, cut at output_bytes with a note saying so."""
         text = bytes(self._capture.kept).decode('utf-8', 'replace')
