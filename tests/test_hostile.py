@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import socket
+import textwrap
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -34,13 +35,30 @@ S, K = paths.SOLUTIONS, paths.SKELETON
 MODULES = ('engine.py', 'nn.py', 'train.py')
 
 
-def patched(op, body):
-    """Engine code appended after the class: Value.<op> replaced by a function with body."""
-    return f"\n\ndef _hostile_{op}(self, *args):\n{body}\n\nValue.{op} = _hostile_{op}\n"
+def patched(op, body, when=None):
+    """Engine code appended after the class: Value.<op> replaced by a function with body; with
+    `when` (a condition on self and args), for those inputs only, the others still getting
+    what the method gave before."""
+    if when is None:
+        return f"\n\ndef _hostile_{op}(self, *args):\n{body}\n\nValue.{op} = _hostile_{op}\n"
+    return (f"\n\n_plain_{op} = Value.{op}\n\n\ndef _hostile_{op}(self, *args):\n"
+            f"    if {when}:\n{textwrap.indent(body, '    ')}\n"
+            f"    return _plain_{op}(self, *args)\n\nValue.{op} = _hostile_{op}\n")
 
 
-def raising(op):
-    return patched(op, "    raise RuntimeError('the twin of a hostile submission')")
+def raising(op, when=None):
+    return patched(op, "    raise RuntimeError('the twin of a hostile submission')", when)
+
+
+# Inputs that one public check alone gives an operation (with the solutions, the hidden
+# checks at SEED included): a payload that fires there costs one check, not every check the
+# operation is in, and a limit waited out once proves as much as four times. Its twin raises
+# for the same input, so the two still get the same verdict on every check.
+ONE_MINUS_A = 'self.data == 1.5 and args == (1,)'  # `1 - a`, more_ops.numbers_either_side
+POW_HALF = 'self.data == 3.0 and args == (0.5,)'    # more_ops.pow
+EXP_ZERO = 'self.data == 0.0'                      # more_ops.boundaries
+TANH_ZERO = 'self.data == 0.0'                     # ops_backward.at_zero
+RELU_NEGATIVE = 'self.data == -0.5'                # more_ops.relu
 
 
 @dataclass
@@ -139,28 +157,30 @@ except Exception:
 
 
 CASES = [
-    # The two that hang do it in an operation few checks use (4 each): every one of them
-    # waits out a limit, and a limit waited out is the suite's time.
-    Case('endless-loop', engine_end=patched('__rsub__', '    while True:\n        pass'),
-         twin={'engine_end': raising('__rsub__')}, says=('computed for more than',)),
-    Case('long-sleep', engine_end=patched('__rtruediv__', '    import time\n    time.sleep(3600)'),
-         twin={'engine_end': raising('__rtruediv__')}, says=('longer than',),
+    # Each payload that waits out a limit, or ends its worker, fires for one check's input
+    # only (ONE_MINUS_A and the others above): a limit waited out is the suite's time.
+    Case('endless-loop', engine_end=patched('__rsub__', '    while True:\n        pass', ONE_MINUS_A),
+         twin={'engine_end': raising('__rsub__', ONE_MINUS_A)}, says=('computed for more than',)),
+    Case('long-sleep', engine_end=patched('__rsub__', '    import time\n    time.sleep(3600)',
+                                          ONE_MINUS_A),
+         twin={'engine_end': raising('__rsub__', ONE_MINUS_A)}, says=('longer than',),
          same_off=("the clock's limit is the grader's own code, the same with the sandbox or "
                    "without; stopping a worker without the sandbox is outlives-its-kill's case, "
-                   "and each of its 4 checks would wait out the limit again")),
+                   "and its check would wait out the limit twice again")),
     Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)'),
          twin={'engine_end': raising('log')}, says=('MemoryError',)),
-    Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()'),
-         twin={'engine_end': raising('__pow__')}, says=('BlockingIOError',),
+    Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()',
+                                         POW_HALF),
+         twin={'engine_end': raising('__pow__', POW_HALF)}, says=('BlockingIOError',),
          needs_process_limit=True),
     Case('fills-the-disk', engine_end=patched('exp', (
         "    import itertools\n"
         "    for i in itertools.count():\n"
         "        with open(f'junk{i}', 'wb') as f:\n"
-        "            f.write(bytes(8 << 20))")),
-         twin={'engine_end': raising('exp')}, says=('MiB of files and was stopped',)),
-    Case('segfault', engine_end=patched('tanh', '    import ctypes\n    ctypes.string_at(0)'),
-         twin={'engine_end': raising('tanh')}, says=('signal 11',)),
+        "            f.write(bytes(8 << 20))"), EXP_ZERO),
+         twin={'engine_end': raising('exp', EXP_ZERO)}, says=('MiB of files and was stopped',)),
+    Case('segfault', engine_end=patched('tanh', '    import ctypes\n    ctypes.string_at(0)', TANH_ZERO),
+         twin={'engine_end': raising('tanh', TANH_ZERO)}, says=('signal 11',)),
     Case('os-exit-at-import', engine_top='import os\nos._exit(0)\n', twin={'base': K},
          says=('could not be started', 'exit code 0')),
     Case('sys-exit-at-import', engine_top='import sys\nsys.exit(0)\n', twin={'base': K},
@@ -252,11 +272,10 @@ CASES = [
     # --- classes of attack on the grader itself (issue 13) ---
     # A daemon that outlives its worker and, in a loop, swaps its run folder's package for a
     # link to a folder outside, so that a grader copying a fresh hand-in there as root would
-    # write through it; `1 - v` hangs, so the grader starts a fresh worker after a timeout,
-    # and the later checks (mlp, loss, training, the hidden ones) run in fresh workers. It
-    # waits until its worker is gone: swapping at once raced with that worker's own import
-    # of train.py (once in CI, hidden_network lost to a FileNotFoundError). __rsub__ is in 3
-    # checks (exp, which it hung in before, is in 6): each hang costs the probe's 2 s of CPU.
+    # write through it; `1 - a` hangs (ONE_MINUS_A), so the grader starts a fresh worker after
+    # a timeout, and the later checks (mlp, loss, training, the hidden ones) run in a fresh
+    # worker. It waits until its worker is gone: swapping at once raced with that worker's own
+    # import of train.py (once in CI, hidden_network lost to a FileNotFoundError).
     Case('outlives-its-kill', engine_top=(
         "import os as _os, subprocess as _sp, sys as _sys\n"
         "_swap = '''\n"
@@ -277,8 +296,8 @@ CASES = [
         "_sp.Popen([_sys.executable, '-c', _swap.replace('WORKER', str(_os.getpid()))],\n"
         "          start_new_session=True,\n"
         "          stdout=_sp.DEVNULL, stderr=_sp.DEVNULL)\n"),
-        engine_end=patched('__rsub__', '    while True:\n        pass'),
-        twin={'engine_end': raising('__rsub__')}, says=('computed for more than',)),
+        engine_end=patched('__rsub__', '    while True:\n        pass', ONE_MINUS_A),
+        twin={'engine_end': raising('__rsub__', ONE_MINUS_A)}, says=('computed for more than',)),
     # The skeleton, with the worker's probes replaced by answers computed with the grader's
     # own oracle and expression generator, wherever the library the worker imports has them.
     Case('forges-with-the-oracle', base=K, engine_end=FORGER, twin={'base': K}),
@@ -294,8 +313,9 @@ CASES = [
         "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"),
         twin={'base': K}),
     # An answer of tens of megabytes.
-    Case('huge-reply', engine_end=patched('relu', "    raise RuntimeError('x' * (24 << 20))"),
-         twin={'engine_end': raising('relu')}, says=('larger than 1 MiB',)),
+    Case('huge-reply', engine_end=patched('relu', "    raise RuntimeError('x' * (24 << 20))",
+                                          RELU_NEGATIVE),
+         twin={'engine_end': raising('relu', RELU_NEGATIVE)}, says=('larger than 1 MiB',)),
     Case('control-solutions', twin={}),
     Case('control-skeleton', base=K, twin={'base': K}),
 ]
