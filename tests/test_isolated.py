@@ -16,17 +16,19 @@ def test_it_agrees_with_the_in_process_battery(solutions_report, skeleton_report
 
 
 def test_an_endless_loop_fails_only_its_check(solutions_copy, edit):
+    # log's _backward loops for a = 2.5 only, the input of the log and accumulate checks:
+    # the other checks that take a log (boundaries, the random expressions) still pass.
     edit(solutions_copy, 'engine.py', "            self.grad += (1 / self.data) * out.grad\n",
-         "            while True:\n                pass\n")
+         "            while self.data == 2.5:\n                pass\n"
+         "            self.grad += (1 / self.data) * out.grad\n")
     report = isolated.run(solutions_copy, only={'more_ops'}, timeout=2)
     failed = {r.id: r for r in report.failed()}
-    assert set(failed) == {'more_ops.log', 'more_ops.accumulate', 'more_ops.boundaries',
-                           'more_ops.random_expressions',
-                           'more_ops.random_vs_torch'} - {
-        r.id for r in report.results if r.error == 'skipped'}
+    assert set(failed) == {'more_ops.log', 'more_ops.accumulate'}
     assert failed['more_ops.log'].error == 'timeout'
     assert 'computed for more than 2 s' in failed['more_ops.log'].message
-    assert all(r.passed for r in report.results if r.id in ('more_ops.exp', 'more_ops.relu'))
+    passed = {r.id for r in report.results if r.passed}
+    assert {'more_ops.exp', 'more_ops.relu', 'more_ops.boundaries',
+            'more_ops.random_expressions'} <= passed
 
 
 @pytest.mark.parametrize('body, words', [
@@ -105,9 +107,11 @@ def test_an_endless_loop_in_backward_costs_one_check(solutions_copy):
 
 
 def test_the_limit_counts_cpu_time_not_the_clock(solutions_copy, edit):
-    # 1.5 s asleep: more than the 1 s CPU limit on the clock, but almost no CPU time.
+    # 1.5 s asleep in the worker's first backward(): more than the 1 s CPU limit on the clock,
+    # but almost no CPU time.
     edit(solutions_copy, 'engine.py', "    def backward(self):\n",
-         "    def backward(self):\n        import time; time.sleep(1.5)\n")
+         "    def backward(self, _slept=[]):\n        import time\n"
+         "        if not _slept:\n            _slept.append(1.5)\n            time.sleep(1.5)\n")
     report = isolated.run(solutions_copy, only={'backward'}, timeout=1)
     assert all(r.passed for r in report.results)
 
