@@ -8,6 +8,7 @@ the kernel, autograded by `mgcourse autograde` in the graded class, can write no
 the kernel's scratch folder (nbgrader_class.attack).
 """
 
+import csv
 import sqlite3
 
 import pytest
@@ -48,9 +49,15 @@ def test_the_gradebook_is_whole_and_the_notebooks_are_where_nbgrader_puts_them(g
         handed_in = course / 'submitted' / student / nbgrade.ASSIGNMENT
         assert sorted(p.name for p in folder.glob('*.ipynb')) == sorted(
             p.name for p in handed_in.glob('*.ipynb'))
-    # nbgrader's own commands read the merged gradebook: feedback for every notebook graded
-    nbgrade.nbgrader(course, 'generate_feedback', nbgrade.ASSIGNMENT)
-    assert len(list((course / 'feedback').rglob('*.html'))) == 4 * 7 + 1
+    # nbgrader's own commands read the merged gradebook: the export of every student's
+    # score, and the feedback of one (the whole class's is test_nbgrader's)
+    nbgrade.nbgrader(course, 'export', '--to=grades.csv')
+    with open(course / 'grades.csv', newline='', encoding='utf-8') as f:
+        rows = {row['student_id']: float(row['score']) for row in csv.DictReader(f)}
+    assert rows == {student: sum(scores.values())
+                    for student, scores in nbgrader_class.EXPECTED.items()}
+    nbgrade.nbgrader(course, 'generate_feedback', nbgrade.ASSIGNMENT, '--student', 'partial')
+    assert len(list((course / 'feedback' / 'partial').rglob('*.html'))) == 7
 
 
 def test_graded_students_are_skipped_unless_forced(graded, capsys):
