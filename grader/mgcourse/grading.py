@@ -262,9 +262,11 @@ def _run_battery(source, scratch, runtime, seed, options, checks_):
                 except ProbeError:
                     pass  # it did not even start again: the first run's verdict stands
             results.append(result)
-            if worker is not None and worker.ended is None and worker.left_processes_behind():
-                # what a check forked (a fork bomb's copies of the worker) is not left to
-                # answer the next check's requests: a fresh worker does
+            if (not result.passed and worker is not None and worker.ended is None
+                    and worker.left_processes_behind()):
+                # what a failed check forked (a fork bomb's copies of the worker) is not left
+                # to answer the next check's requests: a fresh worker does. (Counted after a
+                # failure only: a scan of /proc after each of a class's checks costs more.)
                 _retire(worker)
                 worker = None
     finally:

@@ -600,13 +600,16 @@ def _stat(pid):
 
 
 def _status(pid):
-    """(state letter, its real, effective, saved and file-system uids), or None once gone."""
+    """(state letter, its real, effective, saved and file-system uids), or None once gone.
+    One file, /proc/PID/status, whose State line comes before its Uid line: a scan of /proc
+    reads it for every process of the machine."""
     try:
-        state = _stat(pid)[0].decode()
-        with open(f'/proc/{pid}/status') as f:
-            uids = next(line.split()[1:] for line in f if line.startswith('Uid:'))
-        return state, {int(u) for u in uids}
-    except (OSError, IndexError, StopIteration, ValueError):
+        with open(f'/proc/{pid}/status', 'rb') as f:
+            text = f.read()
+        state = text.split(b'\nState:', 1)[1].split(None, 1)[0]
+        uids = text.split(b'\nUid:', 1)[1].split(b'\n', 1)[0].split()
+        return state.decode(), {int(u) for u in uids}
+    except (OSError, IndexError, ValueError):
         return None
 
 
