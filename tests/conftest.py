@@ -41,15 +41,20 @@ def edit():
     return replace_once
 
 
-# The test files that take longest, longest first (measured with --durations on a 2-core
-# machine). pytest-xdist hands each worker whole files (--dist loadfile) in collection order,
-# once told not to reorder them by their number of tests: the long files then start first and
-# the short ones fill in around them, instead of one worker finishing a long file alone at
-# the end of the run while the other core idles.
-LONGEST_FIRST = ('test_hostile.py', 'test_nbgrader.py', 'test_nbautograde.py', 'test_grading.py',
-                 'test_mistakes.py', 'test_saturated.py', 'test_demo.py', 'test_set_order.py',
-                 'test_isolated.py', 'test_notebooks.py', 'test_prairielearn.py',
-                 'test_gradescope.py', 'test_sandbox.py', 'test_skeleton_pointers.py')
+# The order in which pytest-xdist hands out whole files (--dist loadfile: each worker is
+# given the next file in this order once it is down to its last test, one file ahead), once
+# told not to reorder them by their number of tests. Measured on a 2-core machine (CPU and
+# wall seconds per file, bench-free: the suite's own run): the files that grade with two
+# processes at once (hostile, nbautograde) go first to one worker, and the files that mostly
+# wait on a clock or a kernel (sandbox, kernels, isolated, gradescope) to the other beside
+# them, filling the core they leave idle; then the long single-process files (the serial
+# nbgrader class, the batch grader, the saturated machine held to one core, the demo), and
+# the short ones fill in at the end, so that neither worker finishes a long file alone.
+LONGEST_FIRST = ('test_hostile.py', 'test_sandbox.py', 'test_nbautograde.py', 'test_kernels.py',
+                 'test_isolated.py', 'test_gradescope.py', 'test_nbgrader.py', 'test_grading.py',
+                 'test_saturated.py', 'test_demo.py', 'test_mistakes.py', 'test_set_order.py',
+                 'test_notebooks.py', 'test_prairielearn.py', 'test_pytest_frontend.py',
+                 'test_browser.py', 'test_skeleton_pointers.py')
 
 
 def pytest_configure(config):
