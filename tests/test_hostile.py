@@ -50,7 +50,7 @@ def raising(op, when=None):
     return patched(op, "    raise RuntimeError('the twin of a hostile submission')", when)
 
 
-# Inputs that one public check alone gives an operation (with the solutions, the hidden
+# Inputs that one public check alone (two for log) gives an operation (with the solutions, the hidden
 # checks at SEED included): a payload that fires there costs one check, not every check the
 # operation is in, and a limit waited out once proves as much as four times. Its twin raises
 # for the same input, so the two still get the same verdict on every check.
@@ -59,6 +59,7 @@ POW_HALF = 'self.data == 3.0 and args == (0.5,)'    # more_ops.pow
 EXP_ZERO = 'self.data == 0.0'                      # more_ops.boundaries
 TANH_ZERO = 'self.data == 0.0'                     # ops_backward.at_zero
 RELU_NEGATIVE = 'self.data == -0.5'                # more_ops.relu
+LOG_2_5 = 'self.data == 2.5'                       # more_ops.log and more_ops.accumulate
 
 
 @dataclass
@@ -167,8 +168,8 @@ CASES = [
          same_off=("the clock's limit is the grader's own code, the same with the sandbox or "
                    "without; stopping a worker without the sandbox is outlives-its-kill's case, "
                    "and its check would wait out the limit twice again")),
-    Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)'),
-         twin={'engine_end': raising('log')}, says=('MemoryError',)),
+    Case('memory-bomb', engine_end=patched('log', '    return bytearray(64 << 30)', LOG_2_5),
+         twin={'engine_end': raising('log', LOG_2_5)}, says=('MemoryError',)),
     Case('fork-bomb', engine_end=patched('__pow__', '    import os\n    while True:\n        os.fork()',
                                          POW_HALF),
          twin={'engine_end': raising('__pow__', POW_HALF)}, says=('BlockingIOError',),
