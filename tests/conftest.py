@@ -1,5 +1,7 @@
 """Shared fixtures of the course's own tests."""
 
+import fcntl
+import os
 import shutil
 
 import pytest
@@ -18,6 +20,25 @@ def solutions_report():
 @pytest.fixture(scope='session')
 def skeleton_report():
     return battery.run(paths.SKELETON)
+
+
+@pytest.fixture(scope='session')
+def generated_course(tmp_path_factory):
+    """A scratch copy of the nbgrader course with the assignment generated (nbgrader
+    generate_assignment, 4 s of CPU), made once for the whole run: the xdist workers share it
+    in the run's temporary folder, the first to ask builds it under a lock. Never changed:
+    a test copies it (copy_of_generated) before submitting to it."""
+    from mgcourse import nbgrade
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
+    course = shared / 'generated' / 'course'
+    with open(shared / 'generated.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not (shared / 'generated' / 'done').exists():
+            shutil.rmtree(shared / 'generated', ignore_errors=True)  # a build cut short
+            nbgrade.generate(nbgrade.scratch_copy(course))
+            (shared / 'generated' / 'done').touch()
+    return course
 
 
 @pytest.fixture

@@ -47,9 +47,20 @@ EVERY_NOTEBOOK = ('correct', 'partial', 'empty', 'hostile')
 CHECKSUM_WARNING = re.compile(r"Attribute 'checksum' for cell (\S+) has changed")
 
 
-def sample_course(tmp):
-    """nbgrade.sample_course in tmp/course: (course folder, release folder)."""
-    return nbgrade.sample_course(tmp / 'course')
+def copy_of_generated(generated, tmp):
+    """A copy in tmp/course of the course with its assignment generated (conftest's
+    generated_course fixture): (course folder, release folder)."""
+    course = Path(shutil.copytree(generated, tmp / 'course'))
+    return course, course / 'release' / nbgrade.ASSIGNMENT
+
+
+def sample_course(generated, tmp):
+    """What nbgrade.sample_course makes, in tmp/course from a copy of the generated course:
+    one student of each kind of SAMPLE_CLASS, named after it. (course folder, release)"""
+    course, release = copy_of_generated(generated, tmp)
+    for kind in nbgrade.SAMPLE_CLASS:
+        nbgrade.submit_sample(course, kind, kind)
+    return course, release
 
 
 def mgcourse_check(package):

@@ -22,8 +22,9 @@ pytest.importorskip('nbclient')
 
 
 @pytest.fixture(scope='module')
-def graded(tmp_path_factory):
-    course, _ = nbgrader_class.sample_course(tmp_path_factory.mktemp('parallel'))
+def graded(generated_course, tmp_path_factory):
+    course, _ = nbgrader_class.sample_course(generated_course,
+                                             tmp_path_factory.mktemp('parallel'))
     finished = []
     results = nbautograde.autograde(course, jobs=2, cpu_timeout=CELL_CPU,
                                     on_done=finished.append)

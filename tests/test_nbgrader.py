@@ -66,10 +66,11 @@ def shows(line, text):
 
 
 @pytest.fixture(scope='module')
-def course(tmp_path_factory):
+def course(generated_course, tmp_path_factory):
     """The course after the whole round trip with nbgrader's own serial autograde:
     {'dir', 'release', 'csv'}."""
-    course, release = nbgrader_class.sample_course(tmp_path_factory.mktemp('nbgrader'))
+    course, release = nbgrader_class.sample_course(generated_course,
+                                                   tmp_path_factory.mktemp('nbgrader'))
     timings, logs = {}, {}
     for step in (('autograde', nbgrade.ASSIGNMENT, f'--ExecuteWithinBudget.cpu_timeout={CELL_CPU}'),
                  ('export', '--to=grades.csv'),

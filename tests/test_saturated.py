@@ -61,10 +61,9 @@ def test_the_batch_grader_gives_a_correct_student_full_marks(tmp_path):
 
 
 @pytest.mark.skipif(not shutil.which('dot'), reason="the notebooks draw graphs with dot")
-def test_nbgrader_gives_a_correct_student_full_marks(tmp_path):
+def test_nbgrader_gives_a_correct_student_full_marks(generated_course, tmp_path):
     pytest.importorskip('nbgrader')
-    course = nbgrade.scratch_copy(tmp_path / 'course')
-    nbgrade.generate(course)
+    course, _ = nbgrader_class.copy_of_generated(generated_course, tmp_path)
     nbgrade.submit_sample(course, 'correct', 'correct')
     with saturated() as busy:
         nbgrade.nbgrader(course, 'autograde', nbgrade.ASSIGNMENT)  # the course's own limits
