@@ -65,6 +65,25 @@ def test_a_wrong_engine_gets_the_message_hypothesis_gives_it(mistake_id, which, 
     assert len(set(replayed)) == len(replayed)
 
 
+def test_a_loaded_hypothesis_profile_does_not_reach_the_search(tmp_path, capsys):
+    # hypothesis loads its `ci` profile where CI is set, and a grader's process may load any
+    # other: the search, its verdict and what it prints stay those of the default profile.
+    from hypothesis import Verbosity, settings
+    mistake = next(m for m in diagnosis.mistakes() if m.id == 'relu-passes-negative')
+    folder = diagnosis.make(mistake, tmp_path / 'impl')
+    plain = outcome(folder, False, **SEARCHES['visible'])
+    settings.register_profile('mgcourse-test-other', derandomize=True, max_examples=5,
+                              verbosity=Verbosity.verbose)
+    current = settings.get_current_profile_name()
+    capsys.readouterr()
+    settings.load_profile('mgcourse-test-other')
+    try:
+        assert outcome(folder, False, **SEARCHES['visible']) == plain
+    finally:
+        settings.load_profile(current)
+    assert capsys.readouterr().out == ''
+
+
 def test_the_worker_never_imports_hypothesis(tmp_path):
     # Only the grader draws programs; importing hypothesis cost every worker 0.3 s to start.
     runtime = grading.runtime_library(tmp_path / 'runtime')
