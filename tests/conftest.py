@@ -64,18 +64,18 @@ def edit():
 
 # The order in which pytest-xdist hands out whole files (--dist loadfile: each worker is
 # given the next file in this order once it is down to its last test, one file ahead), once
-# told not to reorder them by their number of tests. Measured on a 2-core machine (CPU and
-# wall seconds per file, bench-free: the suite's own run): the files that grade with two
+# told not to reorder them by their number of tests. Measured on a 2-core machine (the CPU and
+# wall seconds of each file in the suite's own run): the files that grade with two
 # processes at once (hostile, nbautograde) go first to one worker, and the files that mostly
 # wait on a clock or a kernel (sandbox, kernels, isolated, gradescope) to the other beside
 # them, filling the core they leave idle; then the long single-process files (the serial
 # nbgrader class, the batch grader, the saturated machine held to one core, the demo), and
 # the short ones fill in at the end, so that neither worker finishes a long file alone.
-LONGEST_FIRST = ('test_hostile.py', 'test_sandbox.py', 'test_nbautograde.py', 'test_kernels.py',
-                 'test_isolated.py', 'test_gradescope.py', 'test_nbgrader.py', 'test_grading.py',
-                 'test_saturated.py', 'test_demo.py', 'test_mistakes.py', 'test_set_order.py',
-                 'test_notebooks.py', 'test_prairielearn.py', 'test_pytest_frontend.py',
-                 'test_browser.py', 'test_skeleton_pointers.py')
+FILE_ORDER = ('test_hostile.py', 'test_sandbox.py', 'test_nbautograde.py', 'test_kernels.py',
+              'test_isolated.py', 'test_gradescope.py', 'test_nbgrader.py', 'test_grading.py',
+              'test_saturated.py', 'test_demo.py', 'test_mistakes.py', 'test_set_order.py',
+              'test_notebooks.py', 'test_prairielearn.py', 'test_pytest_frontend.py',
+              'test_browser.py', 'test_skeleton_pointers.py')
 
 
 def pytest_configure(config):
@@ -84,5 +84,5 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    rank = {name: i for i, name in enumerate(FILE_ORDER)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole

@@ -58,8 +58,7 @@ def sample_course(generated, tmp):
     """What nbgrade.sample_course makes, in tmp/course from a copy of the generated course:
     one student of each kind of SAMPLE_CLASS, named after it. (course folder, release)"""
     course, release = copy_of_generated(generated, tmp)
-    for kind in nbgrade.SAMPLE_CLASS:
-        nbgrade.submit_sample(course, kind, kind)
+    nbgrade.submit_sample_class(course)
     return course, release
 
 

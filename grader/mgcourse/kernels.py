@@ -38,7 +38,7 @@ from jupyter_client.manager import AsyncKernelManager, KernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
-from traitlets import DottedObjectName, Type, default
+from traitlets import Type, default
 
 from . import sandbox
 from .isolated import process_cpu_seconds as cpu_seconds  # the kernel's CPU time, from /proc
@@ -118,11 +118,6 @@ class _OwnFolder:
     def format_kernel_cmd(self, extra_arguments=None):
         return course_kernel_command(super().format_kernel_cmd(extra_arguments))
 
-    async def _async_finish_shutdown(self, waittime=None, pollinterval=0.01, restart=False):
-        # jupyter_client looks every 0.1 s whether a kernel asked to shut down has ended; it
-        # takes a few milliseconds, so each notebook's end waited 0.1 to 0.2 s for nothing
-        await super()._async_finish_shutdown(waittime, pollinterval, restart)
-
     async def _async_cleanup_resources(self, restart=False):
         # what shutting a kernel down calls, blocking manager or not
         end = getattr(self.provisioner, 'end_sandbox', None)
@@ -136,7 +131,6 @@ class _OwnFolder:
 class CourseKernelManager(_OwnFolder, AsyncKernelManager):
     """The asynchronous manager nbclient uses, over IPC in its own folder."""
 
-    client_class = DottedObjectName('mgcourse.kernels.CourseKernelClient')
     client_factory = Type(klass=CourseKernelClient, config=True)
 
     async def cleanup_resources(self, restart=False):
@@ -148,7 +142,6 @@ class CourseKernelManager(_OwnFolder, AsyncKernelManager):
 class BlockingCourseKernelManager(_OwnFolder, KernelManager):
     """The same, blocking: for scripts that drive a kernel directly."""
 
-    client_class = DottedObjectName('mgcourse.kernels.BlockingCourseKernelClient')
     client_factory = Type(klass=BlockingCourseKernelClient, config=True)
 
     def cleanup_resources(self, restart=False):

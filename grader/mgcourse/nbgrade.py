@@ -284,6 +284,13 @@ def sample_course(dst, students=None):
     Returns (course folder, release folder)."""
     course = scratch_copy(dst)
     release = generate(course)
+    submit_sample_class(course, students)
+    return course, release
+
+
+def submit_sample_class(course, students=None):
+    """Submit sample work in a course where the assignment was generated: one student per
+    kind of SAMPLE_CLASS, named after it, or N students taking the kinds in turn."""
     if students is None:
         names = [(kind, kind) for kind in SAMPLE_CLASS]
     else:
@@ -291,7 +298,6 @@ def sample_course(dst, students=None):
         names = [(f'{SAMPLE_CLASS[i % n]}-{i // n + 1}', SAMPLE_CLASS[i % n]) for i in range(students)]
     for student, kind in names:
         submit_sample(course, student, kind)
-    return course, release
 
 
 # --------------------------------------------------------------------------------
