@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mgcourse import battery, diagnosis, grading, hidden, paths
+from mgcourse import battery, diagnosis, grading, hidden, paths, randexpr
 from mgcourse.checks import random_checks
 from mgcourse.checks.base import Failed, local_call
 
@@ -103,20 +103,44 @@ def test_the_recorded_search_is_what_hypothesis_and_torch_give_here():
     assert len(next(iter(shipped['programs'].values()))) == random_checks.SEARCH['max_examples']
 
 
-def test_grading_correct_code_imports_neither_hypothesis_nor_torch():
-    # The visible searches replay what is recorded, answers included: 3.2 s of CPU in a fresh
-    # process before, 0.2 s with it (torch's import alone is 3.7 s).
+def random_searches_in_a_fresh_process(folder):
+    """{check id: its result's message, or '' when it passed} for the two random searches
+    on folder, graded in a fresh Python process; and the modules of hypothesis and torch that
+    process imported."""
     script = (
-        "import json, sys\nfrom mgcourse import battery, paths\n"
-        "loaded = battery.Loaded(paths.SOLUTIONS)\n"
-        "got = {e.id: battery.run_one(e, loaded).passed for e in battery.selected()\n"
-        "       if e.id.startswith('more_ops.random')}\n"
+        "import json, sys\nfrom mgcourse import battery\n"
+        f"loaded = battery.Loaded({str(folder)!r})\n"
+        "got = {e.id: (lambda r: '' if r.passed else r.message)(battery.run_one(e, loaded))\n"
+        "       for e in battery.selected() if e.id.startswith('more_ops.random')}\n"
         "print(json.dumps([got, sorted(m for m in ('hypothesis', 'torch') if m in sys.modules)]))")
     done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=True, cwd=paths.ROOT)
-    got, imported = json.loads(done.stdout)
-    assert got == {'more_ops.random_expressions': True, 'more_ops.random_vs_torch': True}
+    return json.loads(done.stdout)
+
+
+def test_grading_correct_code_imports_neither_hypothesis_nor_torch():
+    # The visible searches replay what is recorded, answers included: 3.2 s of CPU in a fresh
+    # process before, 0.2 s with it (torch's import alone is 3.7 s).
+    got, imported = random_searches_in_a_fresh_process(paths.SOLUTIONS)
+    assert got == {'more_ops.random_expressions': '', 'more_ops.random_vs_torch': ''}
     assert imported == []
+
+
+def test_a_wrong_engine_is_compared_with_pytorch_without_importing_it(tmp_path):
+    # The comparison with PyTorch (no points) reports the smallest wrong program of the replay,
+    # whose gradients are recorded; only the search by central differences shrinks further.
+    mistake = next(m for m in diagnosis.mistakes() if m.id == 'sub-wrong-sign')
+    messages, imported = random_searches_in_a_fresh_process(
+        diagnosis.make(mistake, tmp_path / 'impl'))
+    assert 'torch' not in imported
+    shown = {check: message.split('`:\n\n', 1)[1].split('\n\n')[0]
+             for check, message in messages.items()}
+    vs_torch = shown['more_ops.random_vs_torch']
+    replayed = [json.loads(t) for t in (json.dumps(random_checks.FIRST),
+                                        *random_checks.tried_on_passing_code(random_checks.SEARCH))]
+    codes = ['\n'.join('    ' + line for line in randexpr.to_code(p).splitlines()) for p in replayed]
+    assert vs_torch in codes
+    assert len(shown['more_ops.random_expressions'].splitlines()) <= len(vs_torch.splitlines())
 
 
 def test_a_recording_of_another_version_is_not_replayed(monkeypatch, tmp_path):
