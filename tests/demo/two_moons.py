@@ -70,7 +70,8 @@ print(total_loss, acc)
 # plain gradient descent, with a learning rate that shrinks over time
 losses = []
 accuracies = []
-for k in range(100):
+steps = 30
+for k in range(steps):
 
     # forward
     total_loss, acc = loss()
@@ -80,7 +81,7 @@ for k in range(100):
     total_loss.backward()
 
     # update
-    learning_rate = 1.0 - 0.9*k/100
+    learning_rate = 1.0 - 0.9*k/steps
     for p in model.parameters():
         p.data -= learning_rate * p.grad
 
