@@ -223,6 +223,12 @@ def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
     assert count == len(grading.checks.REGISTRY)  # every probe is there to run
     assert found == []                            # and nothing that computes what to expect
     assert not (runtime / 'mgcourse' / 'hidden.py').exists()
+    # Compiled files (the student's processes write none): the editions' own, and none of a
+    # module that was left out.
+    library = runtime / 'mgcourse'
+    compiled = {p.name.split('.')[0] for p in library.rglob('__pycache__/*.pyc')}
+    assert set(grading.WORKER_EDITIONS) <= {f'{name}.py' for name in compiled}
+    assert compiled <= {p.stem for p in library.rglob('*.py')}
 
 
 def test_grading_writes_nothing_in_the_current_folder(sample, tmp_path, monkeypatch):
