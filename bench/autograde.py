@@ -5,7 +5,7 @@ one student per core) and `mgcourse grade` (the batch grader, on the packages th
 
 Builds the sample class (nbgrade.SAMPLE_CLASS: correct, partial, empty and endless
 submissions, repeated to N students) in two scratch copies of the course, grades one with
-`nbgrader autograde` and the other with mgcourse.nbautograde, and reports both wall times, the
+`nbgrader autograde` and the other with mgcourse.nbgrading.nbautograde, and reports both wall times, the
 speed-up, and whether every student's scores agree notebook by notebook. The endless
 submission's loop is stopped at the same cell time limit in both runs. Then the batch grader
 grades the package each student submitted (their micrograd_skeleton/ folder), sandboxed, with
@@ -25,7 +25,9 @@ from pathlib import Path
 import shutil
 import subprocess
 
-from mgcourse import grading, nbautograde, nbgrade, sandbox
+from mgcourse.batch import grading
+from mgcourse.nbgrading import nbautograde, nbgrade
+from mgcourse.isolation import sandbox
 
 CELL_CPU = 10  # CPU seconds a cell may use; the endless student's loop is stopped there
 
@@ -92,7 +94,8 @@ def correct_student_cpu(tmp):
     processes (bubblewrap does not wait for its own, so their time never reaches us)."""
     import resource
 
-    from mgcourse import notebooks, paths
+    from mgcourse.handout import notebooks
+    from mgcourse import paths
     course = nbgrade.scratch_copy(Path(tmp) / 'cpu' / 'course')
     nbgrade.generate(course)
     nbgrade.submit_sample(course, 'correct', 'correct')

@@ -31,7 +31,8 @@ import micrograd.nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'grader'))
-from mgcourse import impl, paths  # noqa: E402 - both use the standard library only
+from mgcourse import paths  # noqa: E402 - both use the standard library only
+from mgcourse.battery import impl  # noqa: E402
 
 REF = impl.load(paths.SOLUTIONS)
 DEMO = ROOT / 'tests' / 'demo' / 'two_moons.py'

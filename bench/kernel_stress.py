@@ -9,7 +9,7 @@ Each start is what a notebook run does: a kernel manager and client started in a
 `kernel_info` request, one cell executed, the kernel shut down. `--processes N` runs N such
 pools side by side as separate processes, as pytest-xdist workers and `mgcourse autograde` do.
 It prints one line per round and a summary with the number of deaths; the exit status is 1
-when any kernel died. Kernels start as mgcourse.kernels starts them.
+when any kernel died. Kernels start as mgcourse.nbgrading.kernels starts them.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'grader'))
 
-from mgcourse import kernels  # noqa: E402 - after the path
+from mgcourse.nbgrading import kernels  # noqa: E402 - after the path
 
 
 def one_start(transport, sandboxed=False):

@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'grader'))
 
-from mgcourse import grading, nbautograde, nbgrade, paths  # noqa: E402 - after the path
+from mgcourse import paths  # noqa: E402 - after the path
+from mgcourse.batch import grading  # noqa: E402
+from mgcourse.nbgrading import nbautograde, nbgrade  # noqa: E402
 
 
 def make_cgroup(share):

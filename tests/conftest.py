@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from mgcourse import battery, paths
+from mgcourse.battery import harness
+from mgcourse import paths
 
 # the shared helpers of the nbgrader tests assert too: their failures say what differed
 pytest.register_assert_rewrite('nbgrader_class')
@@ -14,12 +15,12 @@ pytest.register_assert_rewrite('nbgrader_class')
 
 @pytest.fixture(scope='session')
 def solutions_report():
-    return battery.run(paths.SOLUTIONS)
+    return harness.run(paths.SOLUTIONS)
 
 
 @pytest.fixture(scope='session')
 def skeleton_report():
-    return battery.run(paths.SKELETON)
+    return harness.run(paths.SKELETON)
 
 
 @pytest.fixture(scope='session')
@@ -28,7 +29,7 @@ def generated_course(tmp_path_factory):
     generate_assignment, 4 s of CPU), made once for the whole run: the xdist workers share it
     in the run's temporary folder, the first to ask builds it under a lock. Never changed:
     a test copies it (copy_of_generated) before submitting to it."""
-    from mgcourse import nbgrade
+    from mgcourse.nbgrading import nbgrade
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base
     course = shared / 'generated' / 'course'

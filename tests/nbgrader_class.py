@@ -13,7 +13,9 @@ from pathlib import Path
 
 import nbformat
 
-from mgcourse import isolated, nbgrade, paths
+from mgcourse.isolation import isolated
+from mgcourse.nbgrading import nbgrade
+from mgcourse import paths
 
 # The points of each notebook's test cells (see their nbgrader metadata).
 MAX_SCORES = {
@@ -76,7 +78,7 @@ def check_cells(course, student):
     the student's check cells."""
     from nbgrader.api import Gradebook
 
-    from mgcourse import nbautograde
+    from mgcourse.nbgrading import nbautograde
     found = {}
     graded = course / 'autograded' / student / nbgrade.ASSIGNMENT
     with Gradebook(nbautograde.db_url(course), nbgrade.COURSE_ID) as gb:
@@ -121,7 +123,7 @@ def assert_scores(course, expected=None):
     """The gradebook's scores are expected (default EXPECTED); when not, the message shows,
     for each student who differs, what their autograded notebooks say in the cells that lost
     points (a check cell's battery lines, a test cell's error), so a failure explains itself."""
-    from mgcourse import nbautograde
+    from mgcourse.nbgrading import nbautograde
     expected = EXPECTED if expected is None else expected
     got = nbautograde.scores(course)
     if got == expected:
@@ -322,7 +324,7 @@ def attack(course, grade):
     and take it out again. Returns what the checks below need."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from mgcourse import nbautograde
+    from mgcourse.nbgrading import nbautograde
     course = Path(os.path.realpath(course))
     token = f'mgcourse-kernel-attack-{uuid.uuid4().hex}'  # in the daemon's command line
     outside = course.parent / 'outside'  # where the attacker's link points

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mgcourse import battery, catalogue, checks
+from mgcourse.battery import harness, catalogue, checks
 
 ENTRIES = catalogue.all_checks()
 IDS = [e.id for e in ENTRIES]
@@ -42,7 +42,7 @@ def test_the_solutions_score_full_marks(solutions_report):
                   if r.id == e.id and r.error == 'skipped')
     assert solutions_report.points == solutions_report.possible
     assert solutions_report.possible == sum(e.points for e in ENTRIES) - skipped
-    assert battery.score_lines(solutions_report.results)[-1] == (
+    assert harness.score_lines(solutions_report.results)[-1] == (
         f"Score: {solutions_report.possible} of {solutions_report.possible} points (100%)")
 
 
@@ -62,7 +62,7 @@ def test_fails_on_the_skeleton_naming_the_checkpoint(skeleton_report, check_id):
 
 def test_the_skeleton_scores_zero(skeleton_report):
     assert skeleton_report.points == 0
-    assert battery.score_lines(skeleton_report.results)[-1] == (
+    assert harness.score_lines(skeleton_report.results)[-1] == (
         f"Score: 0 of {skeleton_report.possible} points (0%)")
 
 
@@ -87,7 +87,7 @@ class _Liar(float):
     def __add__(self, other): return self
     def __radd__(self, other): return self
 ''')
-    report = battery.run(solutions_copy, only={'ops_backward', 'reuse'})
+    report = harness.run(solutions_copy, only={'ops_backward', 'reuse'})
     assert report.points == 0, [r.id for r in report.results if r.passed]
     assert 'grad yours' in report.results[0].message
 
@@ -96,14 +96,14 @@ def test_a_grad_left_as_a_value_is_reported_as_not_a_number(solutions_copy, edit
     # A classic slip: other instead of other.data makes the gradient a Value.
     edit(solutions_copy, 'engine.py', "self.grad += other.data * out.grad",
          "self.grad += other * out.grad")
-    result = battery.run(solutions_copy, only={'ops_backward'}).results[1]
+    result = harness.run(solutions_copy, only={'ops_backward'}).results[1]
     assert result.id == 'ops_backward.mul' and not result.passed
     assert '(returned a Value where a number was expected)' in result.message
 
 
 def test_an_import_error_fails_every_check_with_file_and_line(solutions_copy, edit):
     edit(solutions_copy, 'nn.py', "class Layer(Module):", "class Layer(Module)")
-    report = battery.run(solutions_copy)
+    report = harness.run(solutions_copy)
     assert report.import_error is not None
     assert report.import_error.message.startswith('nn.py, line ')
     assert 'SyntaxError' in report.import_error.message
@@ -113,7 +113,7 @@ def test_an_import_error_fails_every_check_with_file_and_line(solutions_copy, ed
 def test_an_exception_in_student_code_names_the_file_and_line(solutions_copy, edit):
     edit(solutions_copy, 'engine.py', "            self.grad += out.data * out.grad\n",
          "            self.grad += out.data * out.gradient\n")
-    result = next(r for r in battery.run(solutions_copy, only={'more_ops'}).results
+    result = next(r for r in harness.run(solutions_copy, only={'more_ops'}).results
                   if r.id == 'more_ops.exp')
     assert result.error == 'exception'
     assert "AttributeError: 'Value' object has no attribute 'gradient'" in result.message
@@ -130,7 +130,7 @@ def test_the_points_possible_do_not_depend_on_torch(solutions_report):
 
 
 def test_a_plain_number_where_a_value_belongs_is_called_so():
-    from mgcourse.checks.base import show
+    from mgcourse.battery.checks.base import show
     assert show({'not_a_number': 'float', 'repr': '6.03'}) == (
         '6.03 (returned a float where a Value was expected)')
     assert show({'not_a_number': 'generator', 'repr': '<generator>'}) == (
@@ -145,6 +145,6 @@ def test_a_value_without_labels_gets_full_marks(solutions_copy, edit):
          "    def __init__(self, data, _children=(), _op=''):")
     edit(solutions_copy, 'engine.py', "        self.label = label\n", "")
     edit(solutions_copy, 'engine.py', "'_op', 'label')", "'_op')")
-    report = battery.run(solutions_copy)
+    report = harness.run(solutions_copy)
     assert [r.id for r in report.results if not r.passed] == []
     assert report.points == report.possible

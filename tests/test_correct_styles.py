@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import battery, paths
+from mgcourse.battery import harness
+from mgcourse import paths
 
 HERE = Path(__file__).resolve().parent
 CORRECT = {
@@ -20,8 +21,8 @@ CORRECT = {
 
 @pytest.mark.parametrize('name', CORRECT)
 def test_a_correct_implementation_scores_full_marks(name):
-    report = battery.run(CORRECT[name])
+    report = harness.run(CORRECT[name])
     failed = [f"{r.id}: {r.message}" for r in report.failed() if r.error != 'skipped']
     assert not failed, '\n\n'.join(failed)
     assert report.points == report.possible == sum(
-        e.points for e in battery.selected())
+        e.points for e in harness.selected())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import mgcourse.impl
+import mgcourse.battery.impl
 import mgcourse.paths
 
 DEMO = Path(__file__).resolve().parent / 'demo' / 'two_moons.py'
@@ -70,7 +70,7 @@ def fewer_gc_passes():
 
 @pytest.fixture(scope='module')
 def reference():
-    return mgcourse.impl.load(mgcourse.paths.SOLUTIONS)
+    return mgcourse.battery.impl.load(mgcourse.paths.SOLUTIONS)
 
 
 @pytest.fixture(scope='module')

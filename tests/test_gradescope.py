@@ -15,8 +15,10 @@ import zipfile
 
 import pytest
 
-from mgcourse import cli, grading, paths, reports, skeleton
-from mgcourse.catalogue import tomllib  # tomli on Python 3.10
+from mgcourse import cli, paths
+from mgcourse.batch import grading, reports
+from mgcourse.handout import skeleton
+from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
 
 SEED = 77
 
@@ -47,7 +49,7 @@ def test_the_bundle_follows_gradescopes_layout_and_holds_no_solution(bundle):
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         data = {n: z.read(n) for n in names}
     assert {'setup.sh', 'run_autograder', 'requirements.txt', 'gradescope.json',
-            'grader/mgcourse/hidden.py', 'micrograd_skeleton/engine.py'} <= names
+            'grader/mgcourse/batch/hidden.py', 'micrograd_skeleton/engine.py'} <= names
     assert modes['run_autograder'] & 0o111 and modes['setup.sh'] & 0o111
     assert not any(n.startswith('solutions/') for n in names)
     # The library's code is the repository's, file for file; what else the bundle holds (the
@@ -64,7 +66,7 @@ def test_the_bundle_follows_gradescopes_layout_and_holds_no_solution(bundle):
                                         if (paths.SOLUTIONS / n).is_file())
     leaked = solutions & {line.strip() for line in others}
     assert not leaked, sorted(leaked)[:5]
-    assert 'mistake' not in tomllib.loads(data['grader/mgcourse/mistakes.toml'].decode())
+    assert 'mistake' not in tomllib.loads(data['grader/mgcourse/battery/mistakes.toml'].decode())
 
 
 @pytest.mark.parametrize('package, full', [(paths.SOLUTIONS, True), (paths.SKELETON, False)],
@@ -175,7 +177,7 @@ _sp.Popen([_sys.executable, '-c', _forger], start_new_session=True,
 
 @pytest.mark.parametrize('switch', ['on', 'off'])
 def test_student_code_never_runs_as_root_and_cannot_rewrite_the_results(bundle, tmp_path, switch):
-    from mgcourse import sandbox
+    from mgcourse.isolation import sandbox
     if switch == 'on' and not sandbox.bwrap_available():
         pytest.skip(f"the sandbox is off here: {sandbox.off_reason()}")
     package = tmp_path / 'hand-in'

@@ -13,7 +13,10 @@ import time
 
 import pytest
 
-from mgcourse import cli, grading, hidden, reports, sampleclass, sandbox
+from mgcourse import cli
+from mgcourse.batch import grading, hidden, reports
+from mgcourse.handout import sampleclass
+from mgcourse.isolation import sandbox
 
 SEED = 5
 FULL = sum(c['points'] for c in grading.check_list())
@@ -208,9 +211,9 @@ def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
     runtime = grading.runtime_library(tmp_path / 'runtime')
     done = subprocess.run([sys.executable, '-I', '-c', (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "import mgcourse.worker\n"
-        "from mgcourse import checks, oracle, randexpr\n"
-        "from mgcourse.checks.base import PROBES, REGISTRY\n"
+        "import mgcourse.isolation.worker\n"
+        "from mgcourse.battery import checks, oracle, randexpr\n"
+        "from mgcourse.battery.checks.base import PROBES, REGISTRY\n"
         "found = [n for n in ('neuron_forward', 'mlp_forward', 'sse_loss', 'loss_gradient',\n"
         "                     'descend', 'F') if hasattr(oracle, n)]\n"
         "found += [n for n in ('gradients', 'forward', 'shares', 'uses')\n"
@@ -222,7 +225,7 @@ def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
     count, found = json.loads(done.stdout)
     assert count == len(grading.checks.REGISTRY)  # every probe is there to run
     assert found == []                            # and nothing that computes what to expect
-    assert not (runtime / 'mgcourse' / 'hidden.py').exists()
+    assert not (runtime / 'mgcourse' / 'batch' / 'hidden.py').exists()
     # Compiled files (the student's processes write none): the editions' own, and none of a
     # module that was left out.
     library = runtime / 'mgcourse'
@@ -252,7 +255,8 @@ def test_packages_graded_at_once_in_threads_share_one_hypothesis_home_that_outli
 
     import hypothesis.configuration
 
-    from mgcourse import nbgrade, paths
+    from mgcourse.nbgrading import nbgrade
+    from mgcourse import paths
     options = grading.Options(unlimited_processes_ok=bool(sandbox.process_limit_problem()))
     entries, homes = [], []
 

@@ -26,8 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import battery, grading, hidden, paths, sandbox
-from mgcourse.checks.base import PROBES, call_probe
+from mgcourse.battery import harness
+from mgcourse.batch import grading, hidden
+from mgcourse import paths
+from mgcourse.isolation import sandbox
+from mgcourse.battery.checks.base import PROBES, call_probe
 
 SEED = 2026
 
@@ -102,9 +105,9 @@ def zip_of(path, files):
 FORGER = """
 
 def _forge():
-    import mgcourse.checks.base as base
-    from mgcourse import oracle, randexpr
-    from mgcourse.checks.nn_checks import param_names
+    import mgcourse.battery.checks.base as base
+    from mgcourse.battery import oracle, randexpr
+    from mgcourse.battery.checks.nn_checks import param_names
 
     def network(mg, spec):
         w, xs, ys = spec['weights'], spec['xs'], spec['ys']
@@ -136,7 +139,7 @@ EMPTY_ANSWERS = """
 
 def _empty():
     import dataclasses
-    import mgcourse.checks.base as base
+    import mgcourse.battery.checks.base as base
     lists = ('neuron', 'activations', 'converges')
     empty = {'weights': [], 'outs': [], 'grads': [], 'loss': 0.0, 'start': [], 'end': [],
              'steps': 0, 'lr': 0.1, 'losses': [], 'before': [], 'data': [], 'grad': [],
@@ -208,7 +211,7 @@ CASES = [
     Case('reads-secrets', engine_top=(
         "import pathlib, mgcourse\n"
         "_here = pathlib.Path(mgcourse.__file__).parent\n"
-        "for _secret in {secrets!r} + [str(_here / 'hidden.py'), str(_here / 'mistakes.toml')]:\n"
+        "for _secret in {secrets!r} + [str(_here / 'batch' / 'hidden.py'), str(_here / 'battery' / 'mistakes.toml')]:\n"
         "    try:\n"
         "        pathlib.Path(_secret).read_bytes()\n"
         "    except OSError:\n"
@@ -218,7 +221,7 @@ CASES = [
                      "the hidden checks included, as far as its user may read")),
     Case('monkeypatches-the-grader', base=K, engine_top=(
         "import json, sys, types\n"
-        "import mgcourse.checks.base as _base\n"
+        "import mgcourse.battery.checks.base as _base\n"
         "_base.run_check = lambda *a, **k: None\n"
         "_base.Failed = Exception\n"
         "sys.modules['pytest'] = types.SimpleNamespace(fail=lambda *a: None)\n"
@@ -310,7 +313,7 @@ CASES = [
         twin={}, flags=('imports-torch',)),
     # Names its failures 'skipped', which count for nothing.
     Case('calls-its-failures-skipped', base=K, engine_top=(
-        "import mgcourse.checks.base as _base\n"
+        "import mgcourse.battery.checks.base as _base\n"
         "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"),
         twin={'base': K}),
     # An answer of tens of megabytes.
@@ -344,8 +347,8 @@ _TRUSTED = {}  # the twins' verdicts, judged once for both classes
 
 def trusted_results(folder):
     """{check id: passed} of the battery and the hidden checks, in this process."""
-    loaded = battery.Loaded(folder)
-    passed = {e.id: battery.run_one(e, loaded).passed for e in battery.selected()}
+    loaded = harness.Loaded(folder)
+    passed = {e.id: harness.run_one(e, loaded).passed for e in harness.selected()}
     for h in hidden.HIDDEN:
         if loaded.error is not None:
             passed[h.id] = False
@@ -401,8 +404,8 @@ def graded(request, tmp_path_factory):
     listener.bind(('127.0.0.1', 0))
     listener.listen(8)
     port = listener.getsockname()[1]
-    secrets = [str(S / 'engine.py'), str(paths.ROOT / 'grader/mgcourse/hidden.py'),
-               str(paths.ROOT / 'grader/mgcourse/mistakes.toml')]
+    secrets = [str(S / 'engine.py'), str(paths.ROOT / 'grader/mgcourse/batch/hidden.py'),
+               str(paths.ROOT / 'grader/mgcourse/battery/mistakes.toml')]
     for case in cases:
         if case.build is not None:
             case.build(root, case)

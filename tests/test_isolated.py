@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from mgcourse import battery, isolated, paths
+from mgcourse.battery import harness
+from mgcourse.isolation import isolated
+from mgcourse import paths
 
 
 def test_it_agrees_with_the_in_process_battery(solutions_report, skeleton_report):
@@ -58,7 +60,7 @@ def test_an_import_error_is_reported_once_per_check_with_file_and_line(solutions
     report = isolated.run(solutions_copy)
     assert report.import_error.message.startswith('train.py, line ')
     assert all(r.error == 'import' for r in report.results)
-    assert report.points == 0 and report.possible == battery.run(paths.SOLUTIONS).possible
+    assert report.points == 0 and report.possible == harness.run(paths.SOLUTIONS).possible
 
 
 def _broken_at(folder, filename, pattern, body):
@@ -84,8 +86,8 @@ STEP_FUNCTIONS = {  # where each shared step of checkpoints.toml lives in the so
 def test_a_step_is_needed_by_exactly_the_checks_the_catalogue_names(step, solutions_copy):
     assert {s.id for s in isolated.steps()} == set(STEP_FUNCTIONS)
     _broken_at(solutions_copy, *STEP_FUNCTIONS[step], "raise RuntimeError('this step is broken')")
-    failing = {r.id for r in battery.run(solutions_copy).results if not r.passed}
-    assert failing == {e.id for e in battery.selected()
+    failing = {r.id for r in harness.run(solutions_copy).results if not r.passed}
+    assert failing == {e.id for e in harness.selected()
                        if step in {s.id for s in isolated.needs(e.id)}}
 
 
@@ -96,7 +98,7 @@ def test_an_endless_loop_in_backward_costs_one_check(solutions_copy):
     assert by_id['backward.expression'].error == 'timeout'
     assert 'computed for more than 1 s' in by_id['backward.expression'].message
     not_run = [r for r in report.results if r.message.startswith('not run:')]
-    assert {r.id for r in not_run} == {e.id for e in battery.selected()
+    assert {r.id for r in not_run} == {e.id for e in harness.selected()
                                        if 'backward' in {s.id for s in isolated.needs(e.id)}
                                        } - {'backward.expression'}
     assert all('\n' not in r.message and 'backward()' in r.message and r.points == 0
@@ -141,9 +143,9 @@ def test_a_reply_cannot_call_its_failure_skipped(solutions_copy, edit):
          "            raise ValueError('wrong')\n")
     engine = solutions_copy / 'engine.py'
     engine.write_text(engine.read_text() + (
-        "\nimport mgcourse.checks.base as _base\n"
+        "\nimport mgcourse.battery.checks.base as _base\n"
         "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"
-        "import mgcourse.checks.engine_checks as _engine_checks\n"
+        "import mgcourse.battery.checks.engine_checks as _engine_checks\n"
         "_engine_checks.exception_message = _base.exception_message\n"))
     report = isolated.run(solutions_copy, only={'more_ops'})
     exp = next(r for r in report.results if r.id == 'more_ops.exp')
@@ -165,7 +167,8 @@ def test_a_huge_reply_costs_its_check_with_a_clear_message(solutions_copy, edit)
 def test_a_worker_knows_when_a_check_left_processes_behind(solutions_copy, edit, tmp_path):
     # A probe that starts a process and leaves it running (a fork bomb's copies of the worker
     # would read the next requests): the batch grader then goes on with a fresh worker.
-    from mgcourse import grading, sandbox
+    from mgcourse.batch import grading
+    from mgcourse.isolation import sandbox
     edit(solutions_copy, 'engine.py', "    def exp(self):\n",
          "    def exp(self):\n        import subprocess; subprocess.Popen(['sleep', '60'])\n")
     launch = grading._launcher(grading.runtime_library(tmp_path / 'runtime'),

@@ -1,5 +1,5 @@
 """Kernels that start every time and cell limits a busy machine cannot turn against correct code
-(mgcourse.kernels, and nbgrader_plugins.ExecuteWithinBudget, nbgrader's runner in the course).
+(mgcourse.nbgrading.kernels, and nbgrader_plugins.ExecuteWithinBudget, nbgrader's runner in the course).
 
 Real kernels, real nbclient: a cell's limit is CPU time; a wall-time limit is a backstop, and a
 notebook it stopped is run again once; a kernel that died before answering is started again;
@@ -19,12 +19,15 @@ import threading
 import nbformat
 import pytest
 
-from mgcourse import kernels, notebooks, paths, sandbox
+from mgcourse.nbgrading import kernels
+from mgcourse.handout import notebooks
+from mgcourse import paths
+from mgcourse.isolation import sandbox
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')
 
-from mgcourse.nbgrader_plugins import ExecuteWithinBudget  # noqa: E402 - after the skip
+from mgcourse.nbgrading.nbgrader_plugins import ExecuteWithinBudget  # noqa: E402 - after the skip
 
 
 def notebook(*sources):
@@ -178,7 +181,7 @@ def test_kernels_talk_over_ipc_in_a_folder_that_goes_with_them():
 def test_a_notebook_run_twice_is_flagged_in_the_gradebook(tmp_path, monkeypatch):
     from nbgrader.api import Gradebook
 
-    from mgcourse.nbgrader_plugins import FlagRetried
+    from mgcourse.nbgrading.nbgrader_plugins import FlagRetried
     # a new gradebook runs `alembic`, found on PATH: this environment's
     monkeypatch.setenv('PATH', os.pathsep.join([os.path.dirname(sys.executable), os.environ['PATH']]))
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
@@ -202,7 +205,7 @@ def test_a_notebook_run_twice_is_flagged_in_the_gradebook(tmp_path, monkeypatch)
 def test_the_course_pipeline_flags_after_saving_the_grades():
     from nbgrader.preprocessors import SaveAutoGrades
 
-    from mgcourse.nbgrader_plugins import (ExecuteWithinBudget, FlagRetried, GradePackage,
+    from mgcourse.nbgrading.nbgrader_plugins import (ExecuteWithinBudget, FlagRetried, GradePackage,
                                            ScorePackageChecks, package_pipeline)
     steps = package_pipeline([ExecuteWithinBudget, SaveAutoGrades])
     assert steps == [GradePackage, ExecuteWithinBudget, ScorePackageChecks, SaveAutoGrades,

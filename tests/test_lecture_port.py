@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import battery, catalogue, grading, paths, runner
+from mgcourse.battery import harness, catalogue
+from mgcourse.batch import grading
+from mgcourse import paths
+from mgcourse.student import runner
 
 HERE = Path(__file__).resolve().parent
 PIECES = HERE / 'lecture_port'
@@ -45,7 +48,7 @@ def splice(text, fill, name):
     """The skeleton file's text with every TODO region replaced by its piece of fill.
 
     A region is the TODO line, the comment lines under it and the two lines of its
-    `raise NotImplementedError(...)`, exactly as mgcourse.skeleton writes them."""
+    `raise NotImplementedError(...)`, exactly as mgcourse.handout.skeleton writes them."""
     lines = text.splitlines()
     out, used, i = [], set(), 0
     while i < len(lines):
@@ -129,7 +132,7 @@ def test_plain_pytest_gives_the_port_every_point(lecture):
 
 
 def test_the_batch_grader_gives_the_port_every_point_hidden_checks_included(lecture, tmp_path):
-    from mgcourse import sandbox
+    from mgcourse.isolation import sandbox
     hand_ins = tmp_path / 'class'
     shutil.copytree(lecture, hand_ins / 'lena')
     # As root without bubblewrap, with a Python under /root, the grader refuses unless told

@@ -1,4 +1,4 @@
-"""Every mistake of the catalogue (grader/mgcourse/mistakes.toml) is caught, where it belongs,
+"""Every mistake of the catalogue (grader/mgcourse/battery/mistakes.toml) is caught, where it belongs,
 and diagnosed by name. A mistake added to the catalogue is tested here without new code."""
 
 import subprocess
@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from mgcourse import battery, catalogue, diagnosis, paths
+from mgcourse.battery import harness, catalogue, diagnosis
+from mgcourse import paths
 
 MISTAKES = diagnosis.mistakes()
 ORDER = [cp.id for cp in catalogue.load()]
@@ -33,10 +34,10 @@ def test_the_mistake_is_caught_in_its_checkpoint_and_diagnosed(mistake, tmp_path
     # The checkpoint's checks in order, until one fails with the diagnosis: the checks after it
     # (often the random searches, which shrink what they find) could only add more failures.
     words = diagnosis.texts()[mistake.diagnosis]
-    loaded = battery.Loaded(make(mistake, tmp_path / 'impl'))
+    loaded = harness.Loaded(make(mistake, tmp_path / 'impl'))
     failed = []
-    for entry in battery.selected({mistake.checkpoint}):
-        result = battery.run_one(entry, loaded)
+    for entry in harness.selected({mistake.checkpoint}):
+        result = harness.run_one(entry, loaded)
         if not result.passed:
             failed.append(result)
             if f"Likely mistake: {words}" in result.message:
@@ -48,7 +49,7 @@ def test_the_mistake_is_caught_in_its_checkpoint_and_diagnosed(mistake, tmp_path
 
 
 def random_failure(mistake, folder, check):
-    report = battery.run(make(mistake, folder), only={'more_ops'})
+    report = harness.run(make(mistake, folder), only={'more_ops'})
     result = next(r for r in report.results if r.id == f'more_ops.{check}')
     if result.error == 'skipped':
         pytest.skip(result.message)
@@ -70,7 +71,7 @@ def test_random_expressions_fail_with_code_that_reproduces_the_mistake(mistake_i
     # Pasted as it is, the code reproduces the wrong gradient with the mistaken Value ...
     wrong, right = {}, {}
     for folder, grads in ((tmp_path / 'impl', wrong), (paths.SOLUTIONS, right)):
-        from mgcourse.impl import load
+        from mgcourse.battery.impl import load
         namespace = {'Value': load(folder).Value}
         exec(code, namespace)
         grads.update({k: v.grad for k, v in namespace.items() if hasattr(v, 'grad')})
@@ -91,9 +92,9 @@ def test_plain_pytest_on_a_mistaken_copy_shows_the_diagnosis(mistake_id, tmp_pat
 
 def first_failure(folder):
     """The first check, in course order, that fails on the folder (None when all pass)."""
-    loaded = battery.Loaded(folder)
-    for entry in battery.selected():
-        result = battery.run_one(entry, loaded)
+    loaded = harness.Loaded(folder)
+    for entry in harness.selected():
+        result = harness.run_one(entry, loaded)
         if not result.passed:
             return result
     return None

@@ -1,4 +1,4 @@
-"""Parallel autograding (mgcourse.nbautograde, `mgcourse autograde`) of the sample class.
+"""Parallel autograding (mgcourse.nbgrading.nbautograde, `mgcourse autograde`) of the sample class.
 
 Each student is graded by nbgrader in a process of its own, against a gradebook of its own;
 the results are merged into the course's gradebook by one writer. The scores must be exactly
@@ -14,7 +14,9 @@ import sqlite3
 import pytest
 
 import nbgrader_class
-from mgcourse import cli, nbautograde, nbgrade, sandbox
+from mgcourse import cli
+from mgcourse.nbgrading import nbautograde, nbgrade
+from mgcourse.isolation import sandbox
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')

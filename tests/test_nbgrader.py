@@ -19,7 +19,10 @@ import nbformat
 import pytest
 
 import nbgrader_class
-from mgcourse import nbgrade, nbautograde, notebooks, paths, sandbox, skeleton
+from mgcourse.nbgrading import nbgrade, nbautograde
+from mgcourse.handout import notebooks, skeleton
+from mgcourse import paths
+from mgcourse.isolation import sandbox
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')
@@ -86,12 +89,12 @@ def course(generated_course, tmp_path_factory):
 def test_the_source_package_is_the_skeleton():
     assert nbgrade.package_drift() == [], (
         "grader/nbgrader/source/micrograd/micrograd_skeleton/ is out of date: run "
-        "`python -m mgcourse.nbgrade` and commit the result")
+        "`python -m mgcourse.nbgrading.nbgrade` and commit the result")
 
 
 def test_exercises_are_the_nbgrader_release(course):
     assert nbgrade.compare_release(course['release']) == [], (
-        "exercises/ differs from `nbgrader generate_assignment`: run `python -m mgcourse.nbgrade` "
+        "exercises/ differs from `nbgrader generate_assignment`: run `python -m mgcourse.nbgrading.nbgrade` "
         "and commit the result")
 
 

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from mgcourse import notebooks, paths, skeleton
+from mgcourse.handout import notebooks, skeleton
+from mgcourse import paths
 
 pytest.importorskip('nbclient')
 
@@ -93,7 +94,7 @@ def test_each_notebook_starts_with_autoreload_and_the_imports(name):
     (_, first), (_, second) = code_cells(nb)[:2]
     assert first.source.split('\n') == ['%load_ext autoreload', '%autoreload 2']
     assert 'from micrograd_skeleton import ' in second.source
-    assert 'from mgcourse.notebook import check' in second.source
+    assert 'from mgcourse.student.notebook import check' in second.source
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -156,7 +157,7 @@ def test_the_release_stops_at_its_first_exercise_on_the_skeleton(runs, name):
     assert isinstance(result, notebooks.NotebookFailed), (
         f"{name} should fail on the untouched skeleton; got {result!r}")
     imports = next(i for i, cell in code_cells(released)
-                   if 'from mgcourse.notebook import check' in cell.source)
+                   if 'from mgcourse.student.notebook import check' in cell.source)
     # the stubs have no solution region left: the exercises are read from the source notebook
     first, kind, ex_id = notebooks.exercises(read(notebooks.SOURCE, name))[0]
     assert result.index > imports, f"{name} failed at cell {result.index}, an import cell"

@@ -10,7 +10,8 @@ import base64
 import nbformat
 import pytest
 
-from mgcourse import notebooks, paths
+from mgcourse.handout import notebooks
+from mgcourse import paths
 
 SAFE_PICTURES = ('image/png', 'image/jpeg', 'image/gif')
 PICTURES = SAFE_PICTURES + ('image/svg+xml', 'application/pdf')
@@ -40,7 +41,7 @@ def test_every_saved_picture_has_a_type_an_untrusted_notebook_renders(folder):
 
 
 def test_the_graph_gives_a_png_beside_its_svg():
-    from mgcourse.impl import load
+    from mgcourse.battery.impl import load
     mg = load(paths.SOLUTIONS)
     viz = __import__(f'{mg.package.__name__}.viz', fromlist=['draw_dot'])
     a, b = mg.Value(2.0, label='a'), mg.Value(-3.0, label='b')

@@ -15,7 +15,9 @@ import sys
 
 import pytest
 
-from mgcourse import cli, grading, paths, prairielearn, skeleton
+from mgcourse import cli, paths
+from mgcourse.batch import grading
+from mgcourse.handout import prairielearn, skeleton
 
 SEED = 91
 
@@ -60,7 +62,7 @@ def test_the_question_folder_is_what_prairielearn_reads(question):
     assert '<pl-external-grader-results>' in html
     tests = question / 'tests'
     assert os.access(tests / 'run.sh', os.X_OK)
-    assert (tests / 'grader/mgcourse/hidden.py').is_file()
+    assert (tests / 'grader/mgcourse/batch/hidden.py').is_file()
     assert json.loads((tests / 'prairielearn.json').read_text()) == {'seed': SEED}
     assert sorted(p.name for p in (tests / 'micrograd_skeleton').iterdir()) == sorted(skeleton.generate())
     assert not (tests / 'solutions').exists()
@@ -96,7 +98,7 @@ def test_the_grader_writes_prairielearns_results(question, tmp_path, folder, ful
 
 
 def test_partial_credit_is_a_fraction(question, tmp_path):
-    from mgcourse import nbgrade
+    from mgcourse.nbgrading import nbgrade
     folder = tmp_path / 'mistaken'
     shutil.copytree(paths.SOLUTIONS, folder)
     nbgrade.make_mistakes(folder, ['mul-overwrites'])

@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from mgcourse import catalogue, paths
+from mgcourse.battery import catalogue
+from mgcourse import paths
 
 POSSIBLE = sum(e.points for e in catalogue.all_checks())
 N = len(catalogue.all_checks())
@@ -48,7 +49,7 @@ def test_one_checkpoint_runs_alone(how):
 
 def test_a_check_runs_alone_by_its_id():
     code, out = pytest_at_root('--impl', 'solutions',
-                               'grader/mgcourse/checkpoints.toml::reuse::diamond')
+                               'grader/mgcourse/battery/checkpoints.toml::reuse::diamond')
     assert code == 0, out
     assert "1 passed" in out
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from mgcourse import paths
-from mgcourse import randexpr as rx
-from mgcourse.impl import load
-from mgcourse.oracle import F, close
+from mgcourse.battery import randexpr as rx
+from mgcourse.battery.impl import load
+from mgcourse.battery.oracle import F, close
 
 MG = load(paths.SOLUTIONS)
 

@@ -8,9 +8,11 @@ import sys
 
 import pytest
 
-from mgcourse import battery, diagnosis, grading, hidden, paths, randexpr
-from mgcourse.checks import random_checks
-from mgcourse.checks.base import Failed, local_call
+from mgcourse.battery import harness, diagnosis, randexpr
+from mgcourse.batch import grading, hidden
+from mgcourse import paths
+from mgcourse.battery.checks import random_checks
+from mgcourse.battery.checks.base import Failed, local_call
 
 SEARCHES = {'visible': dict(search=random_checks.SEARCH),
             'hidden': dict(search=hidden.HIDDEN_SEARCH, seed=20261202)}
@@ -18,8 +20,8 @@ SEARCHES = {'visible': dict(search=random_checks.SEARCH),
 
 def outcome(folder, replay, **search):
     """(the programs the code was asked, in order; the failure's kind and message, or None)."""
-    loaded = battery.Loaded(folder)
-    check = battery.checks.REGISTRY['more_ops.random_expressions']
+    loaded = harness.Loaded(folder)
+    check = harness.checks.REGISTRY['more_ops.random_expressions']
     call = local_call(check, loaded.impl)
     asked = []
 
@@ -87,7 +89,7 @@ def test_a_loaded_hypothesis_profile_does_not_reach_the_search(tmp_path, capsys)
 def test_the_worker_never_imports_hypothesis(tmp_path):
     # Only the grader draws programs; importing hypothesis cost every worker 0.3 s to start.
     runtime = grading.runtime_library(tmp_path / 'runtime')
-    script = ("import sys\nfrom mgcourse import worker, checks\nfrom mgcourse.impl import load\n"
+    script = ("import sys\nfrom mgcourse.isolation import worker\nfrom mgcourse.battery import checks\nfrom mgcourse.battery.impl import load\n"
               f"load({str(paths.SOLUTIONS)!r})\nprint(sorted(m for m in sys.modules if 'hypothesis' in m))")
     out = subprocess.run([sys.executable, '-I', '-c', f"import sys; sys.path.insert(0, {str(runtime)!r})\n"
                           + script], capture_output=True, text=True, check=True).stdout
@@ -95,11 +97,11 @@ def test_the_worker_never_imports_hypothesis(tmp_path):
 
 
 def test_the_recorded_search_is_what_hypothesis_and_torch_give_here():
-    from mgcourse.checks import record_searches
+    from mgcourse.battery.checks import record_searches
     shipped = json.loads(random_checks.RECORDED.read_text(encoding='utf-8'))
     assert shipped == record_searches.record(), (
-        "grader/mgcourse/checks/recorded_searches.json is out of date: run "
-        "`python -m mgcourse.checks.record_searches` and commit it")
+        "grader/mgcourse/battery/checks/recorded_searches.json is out of date: run "
+        "`python -m mgcourse.battery.checks.record_searches` and commit it")
     assert len(next(iter(shipped['programs'].values()))) == random_checks.SEARCH['max_examples']
 
 
@@ -108,10 +110,10 @@ def random_searches_in_a_fresh_process(folder):
     on folder, graded in a fresh Python process; and the modules of hypothesis and torch that
     process imported."""
     script = (
-        "import json, sys\nfrom mgcourse import battery\n"
-        f"loaded = battery.Loaded({str(folder)!r})\n"
-        "got = {e.id: (lambda r: '' if r.passed else r.message)(battery.run_one(e, loaded))\n"
-        "       for e in battery.selected() if e.id.startswith('more_ops.random')}\n"
+        "import json, sys\nfrom mgcourse.battery import harness\n"
+        f"loaded = harness.Loaded({str(folder)!r})\n"
+        "got = {e.id: (lambda r: '' if r.passed else r.message)(harness.run_one(e, loaded))\n"
+        "       for e in harness.selected() if e.id.startswith('more_ops.random')}\n"
         "print(json.dumps([got, sorted(m for m in ('hypothesis', 'torch') if m in sys.modules)]))")
     done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=True, cwd=paths.ROOT)
@@ -162,6 +164,6 @@ def test_a_recording_of_another_version_is_not_replayed(monkeypatch, tmp_path):
 
 def test_the_student_side_never_gets_the_recorded_answers(tmp_path):
     runtime = grading.runtime_library(tmp_path / 'runtime')
-    assert (runtime / 'mgcourse' / 'checks' / 'random_checks.py').exists()
+    assert (runtime / 'mgcourse' / 'battery' / 'checks' / 'random_checks.py').exists()
     assert not list(runtime.rglob('recorded_searches.json'))
     assert not list(runtime.rglob('record_searches.py'))

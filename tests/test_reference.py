@@ -7,7 +7,7 @@ import random
 import pytest
 
 from mgcourse import paths
-from mgcourse.impl import load
+from mgcourse.battery.impl import load
 
 mg = load(paths.SOLUTIONS)
 Value = mg.Value

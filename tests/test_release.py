@@ -15,7 +15,10 @@ import sys
 import nbformat
 import pytest
 
-from mgcourse import catalogue, cli, nbgrade, paths, release, skeleton
+from mgcourse.battery import catalogue
+from mgcourse import cli, paths
+from mgcourse.nbgrading import nbgrade
+from mgcourse.handout import release, skeleton
 
 import test_nbgrader  # noqa: E402 - hidden_lines(), the notebooks' hidden-test lines
 
@@ -52,15 +55,15 @@ BATTERY = ALONE + """
 import json, mgcourse
 from pathlib import Path
 assert Path(mgcourse.__file__).resolve().is_relative_to(Path.cwd().resolve()), mgcourse.__file__
-from mgcourse import battery
-print(json.dumps({r.id: r.passed for r in battery.run(sys.argv[1]).results}))
+from mgcourse.battery import harness
+print(json.dumps({r.id: r.passed for r in harness.run(sys.argv[1]).results}))
 """
 
 
 def test_the_release_has_what_students_need_and_no_instructor_file(out):
     names = {p.relative_to(out).as_posix() for p in files(out)}
     assert {'README.md', 'pyproject.toml', 'grader/course.sh', 'grader/mgcourse/cli.py',
-            'grader/mgcourse/checkpoints.toml', 'micrograd_skeleton/engine.py'} <= names
+            'grader/mgcourse/battery/checkpoints.toml', 'micrograd_skeleton/engine.py'} <= names
     assert sorted(n for n in names if n.startswith('exercises/')) == sorted(
         f'exercises/{p.name}' for p in (paths.ROOT / 'exercises').glob('*.ipynb'))
     for gone in release.INSTRUCTOR_ONLY:
@@ -88,7 +91,7 @@ def test_no_solution_or_hidden_text_is_inside(out):
     everything = '\n'.join(text.values())
     public = {line.strip() for p in (out / 'grader/mgcourse').rglob('*.py')
               for line in p.read_text().splitlines()}
-    hidden_source = (library / 'mgcourse' / 'hidden.py').read_text().splitlines()
+    hidden_source = (library / 'mgcourse' / 'batch' / 'hidden.py').read_text().splitlines()
     telling = {line.strip() for line in hidden_source if len(line.strip()) > 20} - public
     assert len(telling) > 40
     assert not [line for line in telling if line in everything]
@@ -147,7 +150,7 @@ def test_no_command_of_the_release_touches_the_students_package(out, tmp_path):
         assert done.returncode == 2 and 'not part of the student release' in done.stderr, args
     # and the library itself refuses, before touching anything: the release has no solutions
     done = subprocess.run([sys.executable, '-c', ALONE + (
-        "from mgcourse import skeleton\n"
+        "from mgcourse.handout import skeleton\n"
         "try:\n    skeleton.write(sys.argv[1], force=True)\n"
         "except skeleton.SkeletonError as e:\n    print(e)\n"), str(package)],
         cwd=student, env=env, capture_output=True, text=True, timeout=60)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import catalogue, checks, diagnosis, reports
+from mgcourse.battery import catalogue, checks, diagnosis
+from mgcourse.batch import reports
 
 SAMPLE = Path(__file__).parent / 'reports' / 'sample_grades.json'
 STUDENTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']

@@ -11,7 +11,9 @@ import threading
 
 import pytest
 
-from mgcourse import catalogue, cli, paths, runner
+from mgcourse.battery import catalogue
+from mgcourse import cli, paths
+from mgcourse.student import runner
 
 N = len(catalogue.load())
 FIRST = catalogue.load()[0]

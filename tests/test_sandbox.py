@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse import paths, sandbox
-from mgcourse.sandbox import Limits
+from mgcourse import paths
+from mgcourse.isolation import sandbox
+from mgcourse.isolation.sandbox import Limits
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -207,7 +208,7 @@ def test_the_solutions_and_the_grader_are_invisible(mode, run):
         import json, os
         results = {{}}
         for path in [{str(paths.SOLUTIONS / 'engine.py')!r},
-                     {str(paths.ROOT / 'grader' / 'mgcourse' / 'checks' / '__init__.py')!r}]:
+                     {str(paths.ROOT / 'grader' / 'mgcourse' / 'battery' / 'checks' / '__init__.py')!r}]:
             try:
                 open(path).read()
                 results[path] = 'read'
@@ -237,7 +238,7 @@ def test_the_library_copy_imports_and_torch_fits_in_memory(mode, run, tmp_path):
                     ignore=shutil.ignore_patterns('__pycache__'))
     has_torch = importlib.util.find_spec('torch') is not None
     sb = run(f"""
-        import mgcourse, mgcourse.worker
+        import mgcourse, mgcourse.isolation.worker
         print(mgcourse.__file__)
         if {has_torch}:
             import torch
@@ -455,7 +456,7 @@ def test_a_marked_process_is_found_while_it_execs(token):
 def test_it_dies_with_the_grader(mode, workdir, token):
     grader = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f"""
         import sys, time
-        from mgcourse import sandbox
+        from mgcourse.isolation import sandbox
         sb = sandbox.start([sys.executable, '-c', 'import time; time.sleep(100)'],
                            workdir={str(workdir)!r},
                            env={{'PATH': {os.defpath!r}, 'SANDBOX_TEST_TOKEN': {token!r}}})
@@ -556,7 +557,7 @@ def test_reaping_a_graders_runs_spares_the_runs_of_other_graders(mode, run, tmp_
     python = sys.executable if mode == 'on' else _python_for_others()
     reaper = subprocess.run([sys.executable, '-c', textwrap.dedent(f"""
         import os, time
-        from mgcourse import sandbox
+        from mgcourse.isolation import sandbox
         sb = sandbox.start([{python!r}, '-c', {up!r}], workdir={str(other)!r},
                            env={{'PATH': os.defpath}})
         deadline = time.monotonic() + 20

@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from mgcourse import battery, paths
+from mgcourse.battery import harness
+from mgcourse import paths
 
 LECTURE = paths.ROOT / 'bench' / 'lecture_style'
 BFS = '''        order, seen, queue = [], {self}, [self]
@@ -72,7 +73,7 @@ def test_five_runs_of_check_give_one_score(name, tmp_path):
 
 def test_an_order_dependent_failure_says_a_set_order_decided(tmp_path):
     folder = lecture_mutant('breadth-first', tmp_path / 'impl')
-    result = next(r for r in battery.run(folder, only={'backward'}).results
+    result = next(r for r in harness.run(folder, only={'backward'}).results
                   if r.id == 'backward.uneven_depths')
     assert not result.passed
     assert 'depended on the order of a set' in result.message

@@ -5,8 +5,10 @@ import shutil
 
 import pytest
 
-from mgcourse import catalogue, cli, paths, skeleton
-from mgcourse.impl import load
+from mgcourse.battery import catalogue
+from mgcourse import cli, paths
+from mgcourse.handout import skeleton
+from mgcourse.battery.impl import load
 
 CHECKPOINTS = catalogue.by_id()
 

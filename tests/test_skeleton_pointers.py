@@ -8,7 +8,10 @@ import re
 
 import pytest
 
-from mgcourse import battery, diagnosis, grading, reports, runner, sandbox
+from mgcourse.battery import harness, diagnosis
+from mgcourse.batch import grading, reports
+from mgcourse.student import runner
+from mgcourse.isolation import sandbox
 
 TIME = re.compile(r'\b\d\d:\d\d:\d\d\b')
 NO_RSUB = ("    def __rsub__(self, other):   # other - self\n"
@@ -25,7 +28,7 @@ def no_rsub(solutions_copy, edit):
 
 def test_a_missing_rsub_names_it_in_the_skeleton_and_no_lecture_time(no_rsub):
     # (with PyTorch installed, the comparison with it, worth no points, fails the same way)
-    failed = [r for r in battery.run(no_rsub, only={'more_ops'}).failed()
+    failed = [r for r in harness.run(no_rsub, only={'more_ops'}).failed()
               if r.id != 'more_ops.random_vs_torch']
     assert [r.id for r in failed] == ['more_ops.numbers_either_side',
                                       'more_ops.random_expressions']
@@ -74,7 +77,7 @@ def test_the_lectures_neuron_without_nonlin_points_at_the_todo_of_neuron_call(so
          "        if self.nonlin == 'tanh':\n            return act.tanh()\n"
          "        if self.nonlin == 'relu':\n            return act.relu()\n        return act\n",
          "        return act.tanh()\n")
-    failed = battery.run(solutions_copy, only={'mlp'}).failed()
+    failed = harness.run(solutions_copy, only={'mlp'}).failed()
     assert [r.id for r in failed] == ['mlp.activations']
     assert failed[0].diagnoses == ['nonlin-ignored']
     assert "See the TODO of Neuron.__call__ in the skeleton's nn.py" in failed[0].message
@@ -84,6 +87,6 @@ def test_the_lectures_neuron_without_nonlin_points_at_the_todo_of_neuron_call(so
 def test_other_mistakes_still_point_at_the_lecture(solutions_copy, edit):
     edit(solutions_copy, 'engine.py', "            self.grad += 1.0 * out.grad\n",
          "            self.grad = 1.0 * out.grad\n")
-    failed = battery.run(solutions_copy, only={'reuse'}).failed()
+    failed = harness.run(solutions_copy, only={'reuse'}).failed()
     assert failed and all('(01:22:28 ' in r.message.splitlines()[0] for r in failed)
     assert not diagnosis.from_skeleton([d for r in failed for d in r.diagnoses])

@@ -7,7 +7,7 @@ import sys
 
 
 from mgcourse import paths
-from mgcourse.impl import load
+from mgcourse.battery.impl import load
 
 mg = load(paths.SOLUTIONS)
 viz = __import__(f'{mg.package.__name__}.viz', fromlist=['draw_dot'])
@@ -65,7 +65,7 @@ def test_labels_with_record_characters_are_escaped():
 def test_without_dot_it_says_how_to_install_it_and_still_returns_the_source(tmp_path):
     # A PATH with python but no dot on it.
     code = (f"import sys; sys.path.insert(0, {str(paths.ROOT / 'grader')!r})\n"
-            "from mgcourse import paths; from mgcourse.impl import load\n"
+            "from mgcourse import paths; from mgcourse.battery.impl import load\n"
             "mg = load(paths.SOLUTIONS)\n"
             "viz = __import__(mg.package.__name__ + '.viz', fromlist=['x'])\n"
             "g = viz.draw_dot(mg.Value(1.0, label='x') * 2)\n"

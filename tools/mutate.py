@@ -10,7 +10,7 @@ Why a generator of our own rather than mutmut or cosmic-ray: both mutate whole f
 whole functions, and run a test command per mutant. Here only the code between
 `### BEGIN SOLUTION` and `### END SOLUTION` is the student's to write (the rest is given,
 and a mutant there says nothing about the battery), and the "test" is the battery run in
-this process (`battery.run`, ~3 s), not a pytest command. Marking regions for mutmut would
+this process (`harness.run`, ~3 s), not a pytest command. Marking regions for mutmut would
 mean pragma comments on every given line. The operator set is the standard one, applied
 with Python's own `ast`:
 
@@ -267,13 +267,13 @@ def _replace(tree, old, new):
 
 def grade(folder):
     """The battery in course order, stopped at the first failing check: its outcome."""
-    from mgcourse import battery
-    loaded = battery.Loaded(folder)
+    from mgcourse.battery import harness
+    loaded = harness.Loaded(folder)
     if loaded.error is not None:
         return {'killed': True, 'by': 'import', 'checkpoint': None, 'kind': 'import',
                 'diagnoses': [], 'message': loaded.error.message}
-    for entry in battery.selected():
-        r = battery.run_one(entry, loaded)
+    for entry in harness.selected():
+        r = harness.run_one(entry, loaded)
         if not r.passed:
             return {'killed': True, 'by': r.id, 'checkpoint': r.checkpoint, 'kind': r.error,
                     'diagnoses': list(r.diagnoses), 'message': r.message}

@@ -34,7 +34,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import catalogue, paths, runner, skeleton
+from .battery import catalogue
+from . import paths
+from .student import runner
+from .handout import skeleton
 
 
 def _folder(args):
@@ -61,8 +64,8 @@ def cmd_check(args):
 def _with_progress_bar(console, folder, only, **options):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from . import battery
-    total = len(battery.selected(only))
+    from .battery import harness
+    total = len(harness.selected(only))
     columns = (TextColumn('checking {task.description}'), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(str(folder), total=total)
@@ -146,13 +149,14 @@ def cmd_skeleton(args):
         return 0
     names = skeleton.write(paths.SKELETON, force=args.force)
     print(f"wrote {len(names)} files to {paths.SKELETON}: {', '.join(names)}")
-    from . import nbgrade
+    from .nbgrading import nbgrade
     nbgrade.sync_package()  # the nbgrader assignment hands out the same skeleton
     return 0
 
 
 def cmd_notebooks(args):
-    from . import nbgrade, notebooks
+    from .nbgrading import nbgrade
+    from .handout import notebooks
     missing = [str(p) for p in (notebooks.SOURCE, paths.SOLUTIONS) if not p.is_dir()]
     if missing:  # said before anything is touched
         print(f"mgcourse notebooks: {' and '.join(missing)} not found: the notebooks are made "
@@ -176,7 +180,7 @@ def cmd_notebooks(args):
 
 
 def cmd_autograde(args):
-    from . import nbautograde, nbgrade
+    from .nbgrading import nbautograde, nbgrade
 
     def report(graded):
         if graded.skipped:
@@ -205,7 +209,8 @@ def cmd_autograde(args):
 
 
 def cmd_grade(args):
-    from . import grading, sandbox
+    from .batch import grading
+    from .isolation import sandbox
 
     if not sandbox.bwrap_available():
         print(f"note: {sandbox.SANDBOX_OFF_MESSAGE}.", file=sys.stderr)
@@ -242,7 +247,7 @@ def cmd_grade(args):
 
 
 def cmd_prairielearn(args):
-    from . import prairielearn
+    from .handout import prairielearn
     out, seed = prairielearn.question(args.out, args.seed, args.image)
     print(f"wrote {out}: copy it into your course's questions/ (hidden-check seed {seed}); "
           f"grading image {args.image}")
@@ -250,14 +255,14 @@ def cmd_prairielearn(args):
 
 
 def cmd_gradescope(args):
-    from . import gradescope
+    from .handout import gradescope
     path, seed = gradescope.bundle(args.out, args.seed, args.hidden_visibility)
     print(f"wrote {path}: upload it as the assignment's autograder (hidden-check seed {seed})")
     return 0
 
 
 def cmd_release(args):
-    from . import release
+    from .handout import release
     try:
         out = release.build(args.out)
     except FileExistsError as e:
@@ -268,7 +273,7 @@ def cmd_release(args):
 
 
 def cmd_sample_class(args):
-    from . import sampleclass
+    from .handout import sampleclass
     students = sampleclass.write(args.out)
     print(f"wrote {len(students)} students' hand-ins to {args.out}: {', '.join(students)}")
     print(f"grade them: mgcourse grade {args.out} --out graded/")
@@ -282,7 +287,7 @@ STUDENT_COMMANDS = ('check', 'hint', 'watch', 'lab')
 
 def is_release():
     """Whether this is the student release's library (it has no release.py, among others)."""
-    return not (Path(__file__).parent / 'release.py').is_file()
+    return not (paths.LIBRARY / 'handout' / 'release.py').is_file()
 
 
 def parser(student_only=None):

@@ -5,4 +5,5 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / 'solutions'
 SKELETON = ROOT / 'micrograd_skeleton'
-CATALOGUE = Path(__file__).resolve().parent / 'checkpoints.toml'
+LIBRARY = Path(__file__).resolve().parent  # the mgcourse package
+CATALOGUE = LIBRARY / 'battery' / 'checkpoints.toml'

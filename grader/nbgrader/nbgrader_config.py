@@ -6,7 +6,7 @@ mgcourse, and the notebooks' checks import mgcourse too.
 
 The assignment 'micrograd' is source/micrograd/: the lecture notebooks with their solutions,
 and micrograd_skeleton/, a generated copy of the student's package (the skeleton, never the
-solutions; `mgcourse.nbgrade.sync_package()` writes it and a test fails when it drifts).
+solutions; `mgcourse.nbgrading.nbgrade.sync_package()` writes it and a test fails when it drifts).
 nbgrader copies every other file of the source folder to students as it is, so the package
 students receive is the skeleton; at autograde, the package files are left out of nbgrader's
 "overwrite with the instructor's version" step, so the student's own package is graded.
@@ -14,8 +14,8 @@ students receive is the skeleton; at autograde, the package files are left out o
 
 import os
 
-from mgcourse import nbgrade
-from mgcourse.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
+from mgcourse.nbgrading import nbgrade
+from mgcourse.nbgrading.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
                                        HideHiddenTests, StubSolutions, package_pipeline,
                                        pipeline, sanitize_pipeline)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor

@@ -17,9 +17,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mgcourse import battery, diagnosis, grading, hidden, paths
-from mgcourse.checks.base import PROBES, call_probe
-from mgcourse.impl import load
+from mgcourse.battery import harness, diagnosis
+from mgcourse.batch import grading, hidden
+from mgcourse import paths
+from mgcourse.battery.checks.base import PROBES, call_probe
+from mgcourse.battery.impl import load
 
 SEED = 731942085
 OUT = Path(__file__).parent / 'sample_grades.json'
@@ -36,7 +38,7 @@ def results(mistake_ids, order):
             m = MISTAKES[mid]
             path = folder / m.file
             path.write_text(path.read_text().replace(m.find, m.replace))
-        found = {r.id: r for r in battery.run(folder).results}
+        found = {r.id: r for r in harness.run(folder).results}
         impl = load(folder)
 
         def call(probe, inputs):  # as the worker answers, through JSON

@@ -8,18 +8,19 @@ group whose id is also a marker, each of its checks a test. So
     pytest -m reuse                 runs one checkpoint alone
     pytest -k "backward and diamond"
 
-The test ids read grader/mgcourse/checkpoints.toml::CHECKPOINT::CHECK.
+The test ids read grader/mgcourse/battery/checkpoints.toml::CHECKPOINT::CHECK.
 """
 
 from pathlib import Path
 
 import pytest
 
-from . import battery, catalogue, paths
-from .cpulimit import cpu_limit
+from mgcourse.battery import harness, catalogue
+from mgcourse import paths
+from mgcourse.isolation.cpulimit import cpu_limit
 
 RESULTS = pytest.StashKey[list]()
-LOADED = pytest.StashKey[battery.Loaded]()
+LOADED = pytest.StashKey[harness.Loaded]()
 # An endless loop costs one check: each check may use CPU_LIMIT seconds of CPU time (a
 # correct check uses well under 2 s; a busy machine does not stretch CPU time), and
 # pytest-timeout's wall-clock TIMEOUT is a backstop far above it, for code that waits.
@@ -57,7 +58,7 @@ def impl_path(config):
 
 def loaded(config):
     if LOADED not in config.stash:
-        config.stash[LOADED] = battery.Loaded(impl_path(config))
+        config.stash[LOADED] = harness.Loaded(impl_path(config))
     return config.stash[LOADED]
 
 
@@ -107,7 +108,7 @@ class CheckItem(pytest.Item):
 
     def runtest(self):
         with cpu_limit(self.config.getoption('--check-cpu')):
-            result = battery.run_one(self.entry, loaded(self.config))
+            result = harness.run_one(self.entry, loaded(self.config))
         self.config.stash[RESULTS].append(result)
         if result.error == 'skipped':
             pytest.skip(result.message)
@@ -138,5 +139,5 @@ def pytest_unconfigure(config):
     error = loaded(config).error
     if error is not None:
         tr.write_line(f"Fix this first, the package does not import: {error.message}", red=True)
-    for line in battery.score_lines(results):
+    for line in harness.score_lines(results):
         tr.write_line(line, bold=line.startswith('Score'))

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import battery, catalogue, checks, paths
-from .battery import Report
-from .checks.base import ProbeError, Result, run_check, student_kind
-from .impl import ImplError
+from mgcourse.battery import harness, catalogue, checks
+from mgcourse import paths
+from mgcourse.battery.harness import Report
+from mgcourse.battery.checks.base import ProbeError, Result, run_check, student_kind
+from mgcourse.battery.impl import ImplError
 
 TIMEOUT = 10.0  # CPU seconds for one probe (a driven check sends many; each has this limit)
 WALL_FACTOR = 10  # the wall-clock limit of a probe, as a multiple of its CPU limit
@@ -83,7 +84,7 @@ class Worker:
         # worker then lays its objects out at the same addresses (see sandbox.py), and a
         # student's set of Values iterates in the same order on every run.
         request_read, reply_write = _renumbered(request_read), _renumbered(reply_write)
-        argv = [sys.executable, '-m', 'mgcourse.worker', str(self.folder),
+        argv = [sys.executable, '-m', 'mgcourse.isolation.worker', str(self.folder),
                 str(request_read), str(reply_write)]
         self.launched = None
         self.output = None
@@ -299,7 +300,7 @@ def _text(x):
 
 def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall=None,
         entries=None, launch=None):
-    """Like battery.run, with the student's code in a worker process. on_result(result) is
+    """Like harness.run, with the student's code in a worker process. on_result(result) is
     called after each check (for a progress bar). entries: the catalogue entries to run, in
     this order (by default those of `only`, in course order). cancelled(), when given, is
     asked before each check and while a probe runs; once it says True the run stops, and the
@@ -315,7 +316,7 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall
     clock_confirmed = False  # a check was stopped by the clock on its second run too
     report.cancelled = False
     try:
-        for entry in (battery.selected(only) if entries is None else entries):
+        for entry in (harness.selected(only) if entries is None else entries):
             if cancelled is not None and cancelled():
                 report.cancelled = True
                 break
@@ -328,7 +329,7 @@ def run(folder, only=None, timeout=TIMEOUT, on_result=None, cancelled=None, wall
                     worker.cancelled = cancelled
                 if worker.import_error is not None:
                     report.import_error = worker.import_error
-                    result = battery.import_failure(entry, worker.import_error)
+                    result = harness.import_failure(entry, worker.import_error)
                 else:
                     result = _run_one(entry, worker)
                     if worker.timed_out == 'cancelled':

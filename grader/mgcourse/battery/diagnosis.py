@@ -63,7 +63,7 @@ def make(mistake, folder):
     """A copy of the solutions in folder, with the mistake made in it. Returns folder."""
     import shutil
 
-    from .paths import SOLUTIONS
+    from mgcourse.paths import SOLUTIONS
     folder = Path(folder)
     shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns('__pycache__'))
     path = folder / mistake.file

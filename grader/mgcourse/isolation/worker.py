@@ -1,6 +1,6 @@
 """The process that runs a student's code: it answers probe requests, and decides nothing.
 
-    python -m mgcourse.worker IMPL_FOLDER REQUEST_FD REPLY_FD
+    python -m mgcourse.isolation.worker IMPL_FOLDER REQUEST_FD REPLY_FD
 
 It imports the implementation, says whether that worked, then reads one JSON request per
 line from REQUEST_FD ({"check": ID, "inputs": ...}) and writes one JSON reply per line to
@@ -16,9 +16,9 @@ import sys
 
 
 def serve(folder, requests, replies):
-    from . import checks
-    from .checks.base import PROBES, ProbeError, call_probe, local_call
-    from .impl import ImplError, load
+    from mgcourse.battery import checks
+    from mgcourse.battery.checks.base import PROBES, ProbeError, call_probe, local_call
+    from mgcourse.battery.impl import ImplError, load
 
     me = os.getpid()
 

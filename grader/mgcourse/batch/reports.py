@@ -202,7 +202,7 @@ def _checkpoint_title(cp_id, group):
     if all(r.hidden for r in group):
         return 'Hidden checks'
     try:
-        from . import catalogue
+        from mgcourse.battery import catalogue
         cp = catalogue.by_id().get(cp_id)
     except Exception:  # noqa: BLE001 - a title is a nicety; the report stands without it
         cp = None

@@ -4,7 +4,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .paths import CATALOGUE
+from mgcourse.paths import CATALOGUE
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -28,7 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import catalogue, diagnosis, grading, paths, sandbox, skeleton, submissions
+from mgcourse.battery import catalogue, diagnosis
+from mgcourse.batch import grading, submissions
+from mgcourse import paths
+from mgcourse.isolation import sandbox
 
 COURSE = paths.ROOT / 'grader/nbgrader'
 COURSE_ID = 'micrograd-course'
@@ -50,16 +53,19 @@ def source_folder(course=COURSE):
 
 def package_files():
     """The package's files, relative to the assignment folder (nbgrader's exclude_overwriting)."""
+    from mgcourse.handout import skeleton  # a build step: grading never loads the builders
     return [f'{PACKAGE}/{name}' for name in sorted(skeleton.generate())]
 
 
 def sync_package(course=COURSE):
     """Write the skeleton into the assignment's source folder. Returns the file names."""
+    from mgcourse.handout import skeleton
     return skeleton.write(dst=source_folder(course) / PACKAGE)
 
 
 def package_drift(course=COURSE):
     """The files of the source folder's package that differ from the skeleton (empty: in sync)."""
+    from mgcourse.handout import skeleton
     return skeleton.drift(dst=source_folder(course) / PACKAGE)
 
 
@@ -200,7 +206,7 @@ def _full_marks(checkpoint, package='micrograd_skeleton'):
 
 
 try:
-    import mgcourse.notebook as _notebook
+    import mgcourse.student.notebook as _notebook
     _notebook.check = _full_marks
     import __main__
     __main__.check = _full_marks
@@ -258,7 +264,7 @@ def submit_sample(course, student, kind):
 
 
 def main(argv=None):
-    """python -m mgcourse.nbgrade [--check]: sync the package copy and write exercises/."""
+    """python -m mgcourse.nbgrading.nbgrade [--check]: sync the package copy and write exercises/."""
     argv = sys.argv[1:] if argv is None else argv
     if '--check' in argv:
         stale = [f'source/{ASSIGNMENT}/{PACKAGE}/{n}' for n in package_drift()] + drift()

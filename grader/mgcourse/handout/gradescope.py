@@ -30,12 +30,16 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import diagnosis, grading, paths, reports, sandbox, skeleton
-from .catalogue import tomllib  # tomli on Python 3.10
+from mgcourse.battery import diagnosis
+from mgcourse.batch import grading, reports
+from mgcourse import paths
+from mgcourse.isolation import sandbox
+from . import skeleton
+from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
 
 STUDENT = 'student'
 CONFIG = 'gradescope.json'
-LIBRARY = Path(__file__).resolve().parent
+LIBRARY = paths.LIBRARY
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder's image (Ubuntu).
@@ -55,7 +59,7 @@ root=${AUTOGRADER_ROOT:-/autograder}
 python=${MGCOURSE_PYTHON:-$root/source/.venv/bin/python}
 mkdir -p "$root/results"
 export PYTHONPATH="$root/source/grader"
-exec "$python" -m mgcourse.gradescope run "$root/submission" "$root/results/results.json"
+exec "$python" -m mgcourse.handout.gradescope run "$root/submission" "$root/results/results.json"
 """
 
 
@@ -144,7 +148,7 @@ def bundle(out, seed=None, hidden_visibility='after_published'):
     for path in sorted(LIBRARY.rglob('*')):
         if path.is_file() and '__pycache__' not in path.parts and path.suffix != '.pyc':
             files[f"grader/mgcourse/{path.relative_to(LIBRARY).as_posix()}"] = path.read_bytes()
-    files['grader/mgcourse/mistakes.toml'] = diagnosis.public_text()  # no solution text
+    files['grader/mgcourse/battery/mistakes.toml'] = diagnosis.public_text()  # no solution text
     for name, text in sorted(skeleton.generate().items()):
         files[f"micrograd_skeleton/{name}"] = text
     tmp = out.with_name(f".{out.name}.tmp")
@@ -210,7 +214,7 @@ def _refused(seed, problem):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 3 or argv[0] != 'run':
-        print("usage: python -m mgcourse.gradescope run SUBMISSION RESULTS_JSON", file=sys.stderr)
+        print("usage: python -m mgcourse.handout.gradescope run SUBMISSION RESULTS_JSON", file=sys.stderr)
         return 2
     data = run(argv[1], argv[2])
     print(f"score {data['score']:g} of {sum(t['max_score'] for t in data['tests']):g}")

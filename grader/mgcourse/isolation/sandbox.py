@@ -1,6 +1,6 @@
 """Run a command isolated: inside bubblewrap where it works here, under resource limits always.
 
-    sb = sandbox.start([sys.executable, '-m', 'mgcourse.worker', folder, rfd, wfd],
+    sb = sandbox.start([sys.executable, '-m', 'mgcourse.isolation.worker', folder, rfd, wfd],
                        workdir=scratch, readable=[library_copy, student_copy],
                        env=env, limits=sandbox.Limits(), pass_fds=(rfd, wfd))
     ...

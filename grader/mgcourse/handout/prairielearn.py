@@ -37,7 +37,9 @@ import time
 import uuid
 from pathlib import Path
 
-from . import diagnosis, grading, reports, skeleton
+from mgcourse.battery import diagnosis
+from mgcourse.batch import grading, reports
+from . import skeleton
 from .gradescope import LIBRARY, grade_in_container, requirements
 
 STUDENT = 'student'
@@ -55,7 +57,7 @@ root=${MGCOURSE_GRADE_ROOT:-/grade}
 python=${MGCOURSE_PYTHON:-python3}
 mkdir -p "$root/results"
 export PYTHONPATH="$root/tests/grader"
-exec "$python" -m mgcourse.prairielearn grade "$root"
+exec "$python" -m mgcourse.handout.prairielearn grade "$root"
 """
 
 DOCKERFILE = """# An image for the question: PrairieLearn's Python grader with the course's requirements.
@@ -133,7 +135,7 @@ def question(out, seed=None, image=IMAGE):
     for path in sorted(LIBRARY.rglob('*')):
         if path.is_file() and '__pycache__' not in path.parts and path.suffix != '.pyc':
             files[f"tests/grader/mgcourse/{path.relative_to(LIBRARY).as_posix()}"] = path.read_bytes()
-    files['tests/grader/mgcourse/mistakes.toml'] = diagnosis.public_text()  # no solution text
+    files['tests/grader/mgcourse/battery/mistakes.toml'] = diagnosis.public_text()  # no solution text
     for name, text in sorted(skeleton.generate().items()):
         files[f"tests/micrograd_skeleton/{name}"] = text
     if (out / 'tests').is_dir():  # the grader's files are written whole: none left over
@@ -241,7 +243,7 @@ def grade(root):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2 or argv[0] != 'grade':
-        print("usage: python -m mgcourse.prairielearn grade GRADE_ROOT", file=sys.stderr)
+        print("usage: python -m mgcourse.handout.prairielearn grade GRADE_ROOT", file=sys.stderr)
         return 2
     data = grade(argv[1])
     print(f"score {data['score']:.3f} ({data.get('points', 0):g} of {data.get('max_points', 0):g})")

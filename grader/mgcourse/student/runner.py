@@ -13,9 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import battery, catalogue, checks, diagnosis, isolated, paths
-from .battery import Scored
-from .checks.base import Result
+from mgcourse.battery import harness, catalogue, checks, diagnosis
+from mgcourse.isolation import isolated
+from mgcourse import paths
+from mgcourse.battery.harness import Scored
+from mgcourse.battery.checks.base import Result
 
 HINTS_SEEN = paths.ROOT / '.mgcourse' / 'hints.json'
 
@@ -78,7 +80,7 @@ def progress(folder=paths.SKELETON, only=None, on_result=None, torch=True, first
     if launch == 'fork':
         launch = forked_launch if can_fork() else None
     skip = () if torch else TORCH_CHECKS
-    entries = [e for e in battery.selected(only) if e.id not in skip]
+    entries = [e for e in harness.selected(only) if e.id not in skip]
     if first is not None:
         entries.sort(key=lambda e: e.checkpoint != first)  # stable: course order otherwise
     first_ids = {e.id for e in entries if e.checkpoint == first}
@@ -95,12 +97,12 @@ def progress(folder=paths.SKELETON, only=None, on_result=None, torch=True, first
                           launch=launch)
     if getattr(report, 'cancelled', False):
         return None
-    for e in battery.selected(only):
+    for e in harness.selected(only):
         if e.id in skip:
             c = checks.REGISTRY[e.id]
             report.results.append(Result(c.id, c.checkpoint, c.name, c.title, 0, 0, True,
                                          TORCH_SKIPPED, 'skipped'))
-    order = {e.id: i for i, e in enumerate(battery.selected(only))}
+    order = {e.id: i for i, e in enumerate(harness.selected(only))}
     report.results.sort(key=lambda r: order[r.id])
     return _progress(folder, report.results, report.import_error, only)
 
@@ -139,7 +141,7 @@ class _Forked:
     isolated.Worker expects of a launcher: .process (poll, wait, pid), kill(), cpu_seconds()."""
 
     def __init__(self, argv, pass_fds):
-        from . import worker  # imported here, before the fork, so the child has it already
+        from mgcourse.isolation import worker  # imported here, before the fork, so the child has it already
         folder, request_fd, reply_fd = argv[-3], int(argv[-2]), int(argv[-1])
         self.output = tempfile.TemporaryFile()
         pid = os.fork()

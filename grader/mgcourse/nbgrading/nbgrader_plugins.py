@@ -27,7 +27,6 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGraderPreprocessor
 from traitlets import Bool, Dict, Float, List, Unicode
 
-from . import skeleton
 from .kernels import CellLimits, SandboxedKernelManager, wall_stopped_cells
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
@@ -45,6 +44,7 @@ class StubSolutions(ClearSolutions):
         grade_id = cell.metadata.get('nbgrader', {}).get('grade_id', '?')
         # SkeletonError (a region without its '# exercise ...' line, an unclosed region)
         # stops generate_assignment with the cell named.
+        from mgcourse.handout import skeleton  # generate_assignment only: a build step
         cell.source = skeleton.render(cell.source, f'cell {grade_id}').rstrip('\n')
         return True
 
@@ -314,7 +314,8 @@ class GradePackage(NbGraderPreprocessor):
             return nb, resources
         from nbgrader.coursedir import CourseDirectory
 
-        from . import grading, nbgrade
+        from mgcourse.batch import grading
+        from . import nbgrade
         student = resources['nbgrader']['student']
         coursedir = CourseDirectory(config=self.config)
         key = (coursedir.root, student)
@@ -342,7 +343,7 @@ class ScorePackageChecks(NbGraderPreprocessor):
     """autograde, after Execute, before SaveAutoGrades: each check cell's output becomes the
     battery's lines for its checkpoint, ending with its points, which nbgrader records as the
     cell's partial credit; the cell's metadata keeps each check's points
-    (metadata.mgcourse.checks). What the cell printed in the kernel is dropped."""
+    (metadata.mgcourse.battery.checks). What the cell printed in the kernel is dropped."""
 
     def preprocess(self, nb, resources):
         from nbformat.v4 import new_output

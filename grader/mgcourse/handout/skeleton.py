@@ -21,7 +21,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import catalogue, paths
+from mgcourse.battery import catalogue
+from mgcourse import paths
 
 BEGIN = '### BEGIN SOLUTION'
 END = '### END SOLUTION'

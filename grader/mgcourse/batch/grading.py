@@ -44,9 +44,13 @@ from pathlib import Path
 
 import hypothesis.configuration
 
-from . import catalogue, checks, diagnosis, hidden, reports, sandbox, submissions
-from .checks.base import ProbeError, Result, run_check
-from .isolated import Worker, with_retry_note
+from mgcourse import paths
+from mgcourse.battery import catalogue, checks, diagnosis
+from mgcourse.battery.checks.base import ProbeError, Result, run_check
+from mgcourse.isolation import sandbox
+from mgcourse.isolation.isolated import Worker, with_retry_note
+
+from . import hidden, reports, submissions
 
 ASSIGNMENT = 'micrograd'
 COURSE = 'micrograd-course'
@@ -123,6 +127,7 @@ def _failed_all(checks_, kind, message):
 # `close`, a comparison). Classes in BARE keep their fields and lose their methods: the
 # worker's Expression holds an expression's inputs and build function, and cannot compute
 # its gradients.
+EDITIONS_HOME = 'battery'  # the folder of the modules below
 WORKER_EDITIONS = {
     'oracle.py': {'Expression', 'close', 'flatten'},
     'randexpr.py': {'NUMBERS', 'EXPONENTS', 'MAX_ABS', 'MIN_DENOM', 'MIN_LOG', 'RELU_MARGIN',
@@ -172,12 +177,12 @@ def runtime_library(dst):
     """A copy of the public course library for the student's side, at dst/mgcourse: without
     the private modules, and with the worker's editions of the oracle and the generator."""
     target = Path(dst) / 'mgcourse'
-    shutil.copytree(Path(__file__).parent, target,
+    shutil.copytree(paths.LIBRARY, target,
                     ignore=shutil.ignore_patterns('__pycache__', '*.pyc', *PRIVATE))
     for name in WORKER_EDITIONS:
-        text = (Path(__file__).parent / name).read_text(encoding='utf-8')
-        (target / name).write_text(worker_edition(name, text), encoding='utf-8')
-    _compiled(Path(__file__).parent, target)
+        text = (paths.LIBRARY / EDITIONS_HOME / name).read_text(encoding='utf-8')
+        (target / EDITIONS_HOME / name).write_text(worker_edition(name, text), encoding='utf-8')
+    _compiled(paths.LIBRARY, target)
     return Path(dst)
 
 
@@ -190,7 +195,7 @@ def _compiled(library, target):
     its compiled file is never copied either."""
     for copied in target.rglob('*.py'):
         compiled = Path(importlib.util.cache_from_source(str(copied)))
-        if copied.parent == target and copied.name in WORKER_EDITIONS:
+        if copied.parent == target / EDITIONS_HOME and copied.name in WORKER_EDITIONS:
             py_compile.compile(str(copied), cfile=str(compiled), doraise=True)
             continue
         own = Path(importlib.util.cache_from_source(str(library / copied.relative_to(target))))

@@ -53,7 +53,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import grading, nbgrade
+from mgcourse.batch import grading
+from . import nbgrade
 
 COURSE_ID = nbgrade.COURSE_ID
 MARGIN = 120.0  # seconds on top of the notebooks' budgets: kernels starting, files copied

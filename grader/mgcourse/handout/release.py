@@ -16,8 +16,10 @@ battery fails every graded check until the student fills the skeleton in.
 import shutil
 from pathlib import Path
 
-from . import catalogue, diagnosis, paths, skeleton
-from .catalogue import tomllib  # tomli on Python 3.10
+from mgcourse.battery import catalogue, diagnosis
+from mgcourse import paths
+from . import skeleton
+from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
 
 # The course library's modules that stay with the instructor.
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports.py',
@@ -103,17 +105,19 @@ torch = {_toml_list(extras.get('torch', []))}
 mgcourse = "mgcourse.cli:main"
 
 [project.entry-points.pytest11]
-mgcourse = "mgcourse.pytest_plugin"
+mgcourse = "mgcourse.student.pytest_plugin"
 
 [tool.setuptools]
 package-dir = {{ "mgcourse" = "grader/mgcourse", "micrograd_skeleton" = "micrograd_skeleton" }}
-packages = ["mgcourse", "mgcourse.checks", "micrograd_skeleton"]
+packages = ["mgcourse", "mgcourse.battery", "mgcourse.battery.checks", "mgcourse.isolation",
+            "mgcourse.student", "mgcourse.batch", "mgcourse.nbgrading", "mgcourse.handout",
+            "micrograd_skeleton"]
 
 [tool.setuptools.package-data]
-mgcourse = ["*.toml"]
+"mgcourse.battery" = ["*.toml"]
 
 [tool.pytest.ini_options]
-testpaths = ["grader/mgcourse/checkpoints.toml"]
+testpaths = ["grader/mgcourse/battery/checkpoints.toml"]
 """
 
 
@@ -132,8 +136,8 @@ def build(out):
     for nb in sorted((paths.ROOT / 'exercises').glob('*.ipynb')):
         shutil.copyfile(nb, out / 'exercises' / nb.name)
     library = out / 'grader' / 'mgcourse'
-    shutil.copytree(Path(__file__).parent, library,
+    shutil.copytree(paths.LIBRARY, library,
                     ignore=shutil.ignore_patterns('__pycache__', '*.pyc', *INSTRUCTOR_ONLY))
-    (library / 'mistakes.toml').write_text(diagnosis.public_text(), encoding='utf-8')
+    (library / 'battery' / 'mistakes.toml').write_text(diagnosis.public_text(), encoding='utf-8')
     shutil.copy2(paths.ROOT / 'grader' / 'course.sh', out / 'grader' / 'course.sh')
     return out

@@ -74,7 +74,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import paths
+from mgcourse import paths
 
 GRADED = ('engine.py', 'nn.py', 'train.py')
 MB = 1 << 20

@@ -40,8 +40,8 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
 from traitlets import Type, default
 
-from . import sandbox
-from .isolated import process_cpu_seconds as cpu_seconds  # the kernel's CPU time, from /proc
+from mgcourse.isolation import sandbox
+from mgcourse.isolation.isolated import process_cpu_seconds as cpu_seconds  # the kernel's CPU time, from /proc
 
 TRANSPORT = 'ipc'
 
@@ -280,7 +280,7 @@ def runtime_library():
     """The folder whose mgcourse/ the kernels import: a copy of the public course library
     (grading.runtime_library), made once per process and removed when it exits."""
     if not _RUNTIME:
-        from . import grading
+        from mgcourse.batch import grading
         folder = Path(tempfile.mkdtemp(prefix='mgk-lib-'))
         grading.runtime_library(folder)
         atexit.register(shutil.rmtree, folder, True)

@@ -14,10 +14,10 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from . import catalogue, oracle
-from .checks import nn_checks, random_checks
-from .checks.base import Check, Failed, answer_dict, pairs, run_check, student_kind
-from .checks.nn_checks import _fail_rows, network_weights, param_names, shape_of
+from mgcourse.battery import catalogue, oracle
+from mgcourse.battery.checks import nn_checks, random_checks
+from mgcourse.battery.checks.base import Check, Failed, answer_dict, pairs, run_check, student_kind
+from mgcourse.battery.checks.nn_checks import _fail_rows, network_weights, param_names, shape_of
 
 
 @dataclass(frozen=True)

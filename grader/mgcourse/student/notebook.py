@@ -1,6 +1,6 @@
 """What the lecture notebooks call: check a checkpoint of the student's package from a cell.
 
-    from mgcourse.notebook import check
+    from mgcourse.student.notebook import check
     check('ops_backward')
 
 grades the package that `import micrograd_skeleton` finds (the student's), prints one line per
@@ -13,7 +13,7 @@ import importlib
 import os
 from pathlib import Path
 
-from . import catalogue
+from mgcourse.battery import catalogue
 
 
 class CheckpointFailed(AssertionError):
@@ -37,8 +37,8 @@ def check(checkpoint, package='micrograd_skeleton'):
         return
     # Imported here, not at the top: the battery brings hypothesis (0.1 s of CPU), which a
     # notebook graded by nbgrader never needs, in each of its kernels.
-    from . import battery
-    report = battery.run(package_folder(package), only={checkpoint})
+    from mgcourse.battery import harness
+    report = harness.run(package_folder(package), only={checkpoint})
     for r in report.results:
         mark = 'skipped' if r.error == 'skipped' else ('passed' if r.passed else 'FAILED')
         print(f"  {mark:<7} {r.id} ({r.points}/{r.possible})")

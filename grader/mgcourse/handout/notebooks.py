@@ -30,7 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import paths, skeleton
+from mgcourse import paths
+from . import skeleton
 
 SOURCE = paths.ROOT / 'grader/nbgrader/source/micrograd'
 RELEASE = paths.ROOT / 'exercises'
@@ -138,7 +139,7 @@ def kernel_env(folder):
 def _client_class():
     from nbclient import NotebookClient
 
-    from .kernels import CellLimits
+    from mgcourse.nbgrading.kernels import CellLimits
 
     class Client(CellLimits, NotebookClient):
         """nbclient's runner with the course's kernels and limits (see kernels.py)."""
@@ -157,7 +158,7 @@ def execute(path_or_nb, impl_folder, timeout=600, cwd=None, cpu_timeout=60, on_c
     """
     from nbclient.exceptions import CellExecutionError
 
-    from .kernels import CourseKernelManager
+    from mgcourse.nbgrading.kernels import CourseKernelManager
 
     if isinstance(path_or_nb, (str, os.PathLike)):
         path = Path(path_or_nb)

@@ -1,7 +1,7 @@
 """Record what the visible random search tries on code that passes, with PyTorch's gradients
 for each of those programs, in recorded_searches.json (see random_checks.RECORDED):
 
-    python -m mgcourse.checks.record_searches
+    python -m mgcourse.battery.checks.record_searches
 
 Run it after changing the search's settings or the program strategy (randexpr.py), or after
 upgrading hypothesis or torch (both pinned in pyproject.toml); tests/test_random_checks.py
@@ -22,7 +22,7 @@ def record():
     gradients = {text: randexpr.torch_gradients(json.loads(text))
                  for text in (json.dumps(random_checks.FIRST), *programs)}
     return {'about': "what the visible random search tries on code that passes, and PyTorch's "
-                     "gradients for it; written by python -m mgcourse.checks.record_searches",
+                     "gradients for it; written by python -m mgcourse.battery.checks.record_searches",
             'hypothesis': random_checks.installed_version('hypothesis'),
             'torch': random_checks.installed_version('torch'),
             'programs': {random_checks.search_key(random_checks.SEARCH, None): list(programs)},
