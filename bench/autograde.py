@@ -26,8 +26,8 @@ import shutil
 import subprocess
 
 from mgcourse.batch import grading
-from mgcourse.nbgrading import nbautograde, nbgrade
 from mgcourse.isolation import sandbox
+from mgcourse.nbgrading import nbautograde, nbgrade
 
 CELL_CPU = 10  # CPU seconds a cell may use; the endless student's loop is stopped there
 

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from mgcourse.battery import harness
 from mgcourse import paths
+from mgcourse.battery import harness
 
 # the shared helpers of the nbgrader tests assert too: their failures say what differed
 pytest.register_assert_rewrite('nbgrader_class')

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import nbformat
 
+from mgcourse import paths
 from mgcourse.isolation import isolated
 from mgcourse.nbgrading import nbgrade
-from mgcourse import paths
 
 # The points of each notebook's test cells (see their nbgrader metadata).
 MAX_SCORES = {

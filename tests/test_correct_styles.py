@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.battery import harness
 from mgcourse import paths
+from mgcourse.battery import harness
 
 HERE = Path(__file__).resolve().parent
 CORRECT = {

@@ -16,9 +16,10 @@ import zipfile
 import pytest
 
 from mgcourse import cli, paths
-from mgcourse.batch import grading, reports
-from mgcourse.handout import skeleton
+from mgcourse.batch import grading
+from mgcourse.batch.reports import gradescope_results
 from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
+from mgcourse.handout import skeleton
 
 SEED = 77
 
@@ -73,7 +74,7 @@ def test_the_bundle_follows_gradescopes_layout_and_holds_no_solution(bundle):
                          ids=['solutions', 'skeleton'])
 def test_run_autograder_writes_valid_results(bundle, tmp_path, package, full):
     results = run_autograder(bundle, tmp_path, package)
-    assert reports.validate_gradescope(results) == []
+    assert gradescope_results.validate_gradescope(results) == []
     possible = sum(c['points'] for c in grading.check_list())
     assert sum(t['max_score'] for t in results['tests']) == possible
     assert results['score'] == (possible if full else 0)
@@ -121,9 +122,9 @@ def assert_every_field_as_the_spec_says(results):
 
 
 def test_the_validator_knows_the_specs_fields():
-    assert reports.TOP_KEYS == set(SPEC_TOP) and reports.TEST_KEYS == set(SPEC_TEST)
-    assert set(reports.VISIBILITIES) == SPEC_VISIBILITY
-    assert set(reports.FORMATS) == SPEC_FORMATS and set(reports.STATUSES) == SPEC_STATUS
+    assert gradescope_results.TOP_KEYS == set(SPEC_TOP) and gradescope_results.TEST_KEYS == set(SPEC_TEST)
+    assert set(gradescope_results.VISIBILITIES) == SPEC_VISIBILITY
+    assert set(gradescope_results.FORMATS) == SPEC_FORMATS and set(gradescope_results.STATUSES) == SPEC_STATUS
 
 
 def test_the_zip_has_a_readme_for_the_admin(bundle):
@@ -149,7 +150,7 @@ def test_hidden_checks_can_stay_hidden(tmp_path):
     with zipfile.ZipFile(out) as z:
         assert 'Their visibility is `hidden`' in z.read('README.md').decode('utf-8')
     results = run_autograder(out, tmp_path, paths.SKELETON)
-    assert reports.validate_gradescope(results) == []
+    assert gradescope_results.validate_gradescope(results) == []
     assert_every_field_as_the_spec_says(results)
     assert sorted(t['visibility'] for t in results['tests'] if 'hidden' in t['name']) == ['hidden'] * 3
 
@@ -192,7 +193,7 @@ def test_student_code_never_runs_as_root_and_cannot_rewrite_the_results(bundle, 
     first = run_autograder(bundle, tmp_path, package, **env)
     time.sleep(2)  # the daemon, had it survived, would have rewritten the results by now
     assert json.loads(results.read_text()) == first
-    assert reports.validate_gradescope(first) == []
+    assert gradescope_results.validate_gradescope(first) == []
     assert not root_mark.exists()
     possible = sum(c['points'] for c in grading.check_list())
     if switch == 'on' or 'did not run your code' not in json.dumps(first):

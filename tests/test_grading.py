@@ -14,7 +14,8 @@ import time
 import pytest
 
 from mgcourse import cli
-from mgcourse.batch import grading, hidden, reports
+from mgcourse.batch import grading, hidden
+from mgcourse.batch.reports import gradescope_results
 from mgcourse.handout import sampleclass
 from mgcourse.isolation import sandbox
 
@@ -80,7 +81,7 @@ def test_feedback_summary_and_gradescope_results_for_every_student(graded):
         assert (out / 'feedback' / f'{student}.md').is_file()
         assert (out / 'feedback' / f'{student}.html').is_file()
         results = json.loads((out / 'gradescope' / student / 'results.json').read_text())
-        assert reports.validate_gradescope(results) == []
+        assert gradescope_results.validate_gradescope(results) == []
         assert results['score'] == graded['book']['students'][student]['total']
     assert (out / 'summary.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert 'summary.png' in (out / 'summary.html').read_text()

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.battery import harness
-from mgcourse.batch import grading, hidden
 from mgcourse import paths
-from mgcourse.isolation import sandbox
+from mgcourse.batch import grading, hidden
+from mgcourse.battery import harness
 from mgcourse.battery.checks.base import PROBES, call_probe
+from mgcourse.isolation import sandbox
 
 SEED = 2026
 

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
+from mgcourse import paths
 from mgcourse.battery import harness
 from mgcourse.isolation import isolated
-from mgcourse import paths
 
 
 def test_it_agrees_with_the_in_process_battery(solutions_report, skeleton_report):

@@ -19,10 +19,10 @@ import threading
 import nbformat
 import pytest
 
-from mgcourse.nbgrading import kernels
-from mgcourse.handout import notebooks
 from mgcourse import paths
+from mgcourse.handout import notebooks
 from mgcourse.isolation import sandbox
+from mgcourse.nbgrading import kernels
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.battery import harness, catalogue
-from mgcourse.batch import grading
 from mgcourse import paths
+from mgcourse.batch import grading
+from mgcourse.battery import harness, catalogue
 from mgcourse.student import runner
 
 HERE = Path(__file__).resolve().parent

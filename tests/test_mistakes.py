@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from mgcourse.battery import harness, catalogue, diagnosis
 from mgcourse import paths
+from mgcourse.battery import harness, catalogue, diagnosis
 
 MISTAKES = diagnosis.mistakes()
 ORDER = [cp.id for cp in catalogue.load()]

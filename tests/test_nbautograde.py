@@ -15,8 +15,8 @@ import pytest
 
 import nbgrader_class
 from mgcourse import cli
-from mgcourse.nbgrading import nbautograde, nbgrade
 from mgcourse.isolation import sandbox
+from mgcourse.nbgrading import nbautograde, nbgrade
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')

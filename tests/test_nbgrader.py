@@ -19,10 +19,10 @@ import nbformat
 import pytest
 
 import nbgrader_class
-from mgcourse.nbgrading import nbgrade, nbautograde
-from mgcourse.handout import notebooks, skeleton
 from mgcourse import paths
+from mgcourse.handout import notebooks, skeleton
 from mgcourse.isolation import sandbox
+from mgcourse.nbgrading import nbgrade, nbautograde
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')

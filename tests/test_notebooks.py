@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 
-from mgcourse.handout import notebooks, skeleton
 from mgcourse import paths
+from mgcourse.handout import notebooks, skeleton
 
 pytest.importorskip('nbclient')
 

@@ -10,8 +10,8 @@ import base64
 import nbformat
 import pytest
 
-from mgcourse.handout import notebooks
 from mgcourse import paths
+from mgcourse.handout import notebooks
 
 SAFE_PICTURES = ('image/png', 'image/jpeg', 'image/gif')
 PICTURES = SAFE_PICTURES + ('image/svg+xml', 'application/pdf')

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from mgcourse.battery import catalogue
 from mgcourse import paths
+from mgcourse.battery import catalogue
 
 POSSIBLE = sum(e.points for e in catalogue.all_checks())
 N = len(catalogue.all_checks())

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from mgcourse.battery import harness, diagnosis, randexpr
-from mgcourse.batch import grading, hidden
 from mgcourse import paths
+from mgcourse.batch import grading, hidden
+from mgcourse.battery import harness, diagnosis, randexpr
 from mgcourse.battery.checks import random_checks
 from mgcourse.battery.checks.base import Failed, local_call
 

@@ -15,10 +15,10 @@ import sys
 import nbformat
 import pytest
 
-from mgcourse.battery import catalogue
 from mgcourse import cli, paths
-from mgcourse.nbgrading import nbgrade
+from mgcourse.battery import catalogue
 from mgcourse.handout import release, skeleton
+from mgcourse.nbgrading import nbgrade
 
 import test_nbgrader  # noqa: E402 - hidden_lines(), the notebooks' hidden-test lines
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from mgcourse.batch.reports import rows, feedback, gradescope_results, summary, safe_files, layout
 from mgcourse.battery import catalogue, checks, diagnosis
-from mgcourse.batch import reports
 
 SAMPLE = Path(__file__).parent / 'reports' / 'sample_grades.json'
 STUDENTS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']
@@ -42,7 +42,7 @@ def book(sample):
 @pytest.fixture(scope='module')
 def written(sample, tmp_path_factory):
     out = tmp_path_factory.mktemp('reports')
-    reports.write_all(sample, out)
+    layout.write_all(sample, out)
     return out
 
 
@@ -88,7 +88,7 @@ def test_the_sample_gradebook_uses_the_catalogues_checks_and_diagnoses(sample):
 # ---------------------------------------------------------------------------------------------
 
 def test_markdown_feedback_gives_the_total_notes_and_every_check(sample):
-    md = reports.feedback_markdown(sample, 'alice')
+    md = feedback.feedback_markdown(sample, 'alice')
     assert md.startswith('# micrograd: feedback for alice\n')
     assert 'Total: **41 / 66**' in md
     assert 'Hand-in: `alice.zip`' in md
@@ -109,7 +109,7 @@ def test_markdown_feedback_gives_the_total_notes_and_every_check(sample):
 
 
 def test_a_failure_shows_its_message_in_a_code_block_its_diagnosis_and_the_lecture(sample):
-    md = reports.feedback_markdown(sample, 'alice')
+    md = feedback.feedback_markdown(sample, 'alice')
     failure = section(md, '### `reuse.a_plus_a`')
     assert failure.startswith('### `reuse.a_plus_a` — b = a + a: a is used twice\n\n'
                               '0 / 1 points — failed: wrong values\n')
@@ -129,7 +129,7 @@ def test_a_failure_shows_its_message_in_a_code_block_its_diagnosis_and_the_lectu
 
 
 def test_hidden_checks_are_marked_and_their_messages_shown(sample):
-    md = reports.feedback_markdown(sample, 'alice')
+    md = feedback.feedback_markdown(sample, 'alice')
     hidden = section(md, '### `more_ops.hidden_expressions`')
     assert hidden.startswith('### `more_ops.hidden_expressions` — hidden: random expressions drawn at '
                              'grading time, against central differences (hidden check)\n')
@@ -139,17 +139,17 @@ def test_hidden_checks_are_marked_and_their_messages_shown(sample):
     assert OVERWRITE_MD in hidden
     assert 'Rewatch the lecture from 01:27:05 (breaking up a tanh, exercising with more operations).' in hidden
     assert ('| `loss.hidden_network` | hidden: a random network and dataset: outputs, loss and gradients '
-            '(hidden check) | 3 / 3 | passed |') in reports.feedback_markdown(sample, 'bob')
+            '(hidden check) | 3 / 3 | passed |') in feedback.feedback_markdown(sample, 'bob')
 
 
 def test_each_kind_of_failure_is_named(sample):
-    carol = reports.feedback_markdown(sample, 'carol')
+    carol = feedback.feedback_markdown(sample, 'carol')
     assert 'Total: **32 / 66**' in carol
     assert ('| `training.converges` | training MLP(3, \\[4, 4, 1\\]) for 100 steps brings the loss '
             'below 0.01 | 0 / 2 | failed: raised an exception |') in carol
     assert ("Likely mistake: tanh's derivative is 1 - tanh(x)\\*\\*2: square the output t = tanh(x), "
             "not the input x.") in carol
-    dave = reports.feedback_markdown(sample, 'dave')
+    dave = feedback.feedback_markdown(sample, 'dave')
     assert section(dave, '### `training.hidden_descent`') == (
         '### `training.hidden_descent` — hidden: gradient descent on a random network and dataset '
         '(hidden check)\n\n0 / 2 points — failed: timed out\n\n```text\nyour code took longer than 10 s '
@@ -158,7 +158,7 @@ def test_each_kind_of_failure_is_named(sample):
 
 
 def test_an_invalid_hand_in_says_so_and_lists_no_checks(sample):
-    md = reports.feedback_markdown(sample, 'frank')
+    md = feedback.feedback_markdown(sample, 'frank')
     assert 'Total: **0 / 66**' in md
     assert 'This hand-in holds nothing that could be graded, so it scores 0.' in md
     assert '- frank.zip holds no engine.py or nn.py: it has only README.md and homework.pdf' in md
@@ -172,17 +172,17 @@ def test_a_hand_in_the_grader_failed_on_scores_0_until_it_is_graded_again(book):
         'notes': ['the grader failed on this submission; it will be graded again on the next run: '
                   'OSError: [Errno 28] No space left on device'],
         'traceback': 'Traceback (most recent call last): ...'}
-    md = reports.feedback_markdown(book, 'dave')
+    md = feedback.feedback_markdown(book, 'dave')
     assert md == ('# micrograd: feedback for dave\n\nTotal: **0 / 66**\n\n'
                   'Grading this hand-in did not finish; your instructor will look at it.\n\n## Notes\n\n'
                   '- the grader failed on this submission; it will be graded again on the next run: '
                   'OSError: \\[Errno 28\\] No space left on device\n')
-    results = reports.gradescope_results(book, 'dave')
-    assert reports.validate_gradescope(results) == []
+    results = gradescope_results.gradescope_results(book, 'dave')
+    assert gradescope_results.validate_gradescope(results) == []
     assert results['score'] == 0.0 and len(results['tests']) == 46
     assert {t['output'] for t in results['tests']} == {'not graded: grading this hand-in did not finish'}
-    assert 'Traceback' not in json.dumps(results) + md + reports.feedback_html(book, 'dave')
-    rates = {r['id']: (r['passed'], r['of']) for r in reports.pass_rates(book)}
+    assert 'Traceback' not in json.dumps(results) + md + feedback.feedback_html(book, 'dave')
+    rates = {r['id']: (r['passed'], r['of']) for r in summary.pass_rates(book)}
     assert rates['reuse.a_plus_a'] == (2, 4)
 
 
@@ -190,7 +190,7 @@ def test_markdown_escapes_what_the_student_controls(book):
     rec = book['students']['alice']
     rec['notes'] = ['<img src=x onerror=alert(1)> [click](javascript:alert(1)) | `x`']
     rec['checks']['reuse.a_plus_a']['message'] = 'before\n```\n# not a heading\n```\nafter'
-    md = reports.feedback_markdown(book, 'alice')
+    md = feedback.feedback_markdown(book, 'alice')
     assert '- \\<img src=x onerror=alert(1)\\> \\[click\\](javascript:alert(1)) \\| \\`x\\`' in md
     assert '<img' not in md.replace('\\<img', '')
     # the block's fence is longer than any run of backticks in the message
@@ -222,7 +222,7 @@ def parse(page):
 
 
 def test_html_feedback_holds_the_same_as_the_markdown(sample):
-    page = reports.feedback_html(sample, 'alice')
+    page = feedback.feedback_html(sample, 'alice')
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert '<title>micrograd: feedback for alice</title>' in page
     assert '<p class="total">Total: <strong>41 / 66</strong></p>' in page
@@ -238,7 +238,7 @@ def test_html_feedback_holds_the_same_as_the_markdown(sample):
             'more operations).</p>') in page
     assert '<a href="#check-reuse.a_plus_a"><code>reuse.a_plus_a</code></a>' in page
     assert '<h3 id="check-reuse.a_plus_a"><code>reuse.a_plus_a</code> — b = a + a: a is used twice</h3>' in page
-    carol = reports.feedback_html(sample, 'carol')
+    carol = feedback.feedback_html(sample, 'carol')
     assert f"Likely mistake: {html.escape(diagnosis.texts()['tanh-input'])}" in carol
 
 
@@ -250,7 +250,7 @@ def test_html_feedback_cannot_carry_a_script(book):
     rec['checks']['reuse.a_plus_a']['diagnoses'] = ['<svg onload=alert(3)>']
     rec['submission'] = '<iframe src=//evil>.zip'
     book['students']['<b onmouseover=alert(4)>mallory</b>'] = rec
-    page = reports.feedback_html(book, '<b onmouseover=alert(4)>mallory</b>')
+    page = feedback.feedback_html(book, '<b onmouseover=alert(4)>mallory</b>')
     assert '&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;' in page
     assert '&lt;img src=x onerror=alert(2)&gt;' in page
     assert 'Likely mistake: &lt;svg onload=alert(3)&gt;' in page
@@ -265,18 +265,18 @@ def test_html_feedback_cannot_carry_a_script(book):
 def test_control_characters_and_broken_text_cannot_break_a_page(book):
     rec = book['students']['alice']
     rec['checks']['reuse.a_plus_a']['message'] = 'bell\x07 nul\x00 esc\x1b[31m lone \udc80 end\r\nnext'
-    page = reports.feedback_html(book, 'alice')
+    page = feedback.feedback_html(book, 'alice')
     assert 'bell\ufffd nul\ufffd esc\ufffd[31m lone \ufffd end\nnext' in page
     page.encode('utf-8')  # no lone surrogate left
-    results = reports.gradescope_results(book, 'alice')
+    results = gradescope_results.gradescope_results(book, 'alice')
     json.dumps(results, ensure_ascii=False).encode('utf-8')
 
 
 def test_a_huge_message_is_cut(book):
     book['students']['alice']['checks']['reuse.a_plus_a']['message'] = 'x' * 50_000
-    md = reports.feedback_markdown(book, 'alice')
-    assert 'x' * reports.MESSAGE_LIMIT + '\n... (30000 more characters cut)' in md
-    assert 'x' * (reports.MESSAGE_LIMIT + 1) not in md
+    md = feedback.feedback_markdown(book, 'alice')
+    assert 'x' * rows.MESSAGE_LIMIT + '\n... (30000 more characters cut)' in md
+    assert 'x' * (rows.MESSAGE_LIMIT + 1) not in md
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,10 +285,10 @@ def test_a_huge_message_is_cut(book):
 
 def test_gradescope_results_follow_the_spec_and_add_up(sample):
     for name in STUDENTS:
-        results = reports.gradescope_results(sample, name)
-        assert reports.validate_gradescope(results) == [], name
+        results = gradescope_results.gradescope_results(sample, name)
+        assert gradescope_results.validate_gradescope(results) == [], name
         assert json.loads(json.dumps(results)) == results
-    results = reports.gradescope_results(sample, 'alice')
+    results = gradescope_results.gradescope_results(sample, 'alice')
     assert results['score'] == 41.0
     assert results['execution_time'] == 4
     tests = results['tests']
@@ -315,7 +315,7 @@ def test_gradescope_results_follow_the_spec_and_add_up(sample):
 
 
 def test_hidden_checks_wait_for_publication_and_the_total_with_them(sample):
-    results = reports.gradescope_results(sample, 'alice')
+    results = gradescope_results.gradescope_results(sample, 'alice')
     hidden = [t for t in results['tests'] if t['visibility'] != 'visible']
     assert [t['name'] for t in hidden] == [
         f"{c['id']}: {c['title']} (hidden check)" for c in sample['checks'] if c['hidden']]
@@ -328,21 +328,21 @@ def test_hidden_checks_wait_for_publication_and_the_total_with_them(sample):
         'Public checks: 41 / 58\n'
         '3 hidden checks are shown when your instructor publishes the grades.\n'
         'Note: 2 files besides engine.py and nn.py were ignored: notes.txt, scratch.ipynb')
-    never = reports.gradescope_results(sample, 'alice', hidden_visibility='hidden')
+    never = gradescope_results.gradescope_results(sample, 'alice', hidden_visibility='hidden')
     assert {t['visibility'] for t in never['tests'] if 'hidden check' in t['name']} == {'hidden'}
-    assert reports.validate_gradescope(never) == []
-    shown = reports.gradescope_results(sample, 'alice', hidden_visibility='visible')
+    assert gradescope_results.validate_gradescope(never) == []
+    shown = gradescope_results.gradescope_results(sample, 'alice', hidden_visibility='visible')
     assert shown['output'].startswith('Total: 41 / 66\n')
     with pytest.raises(ValueError):
-        reports.gradescope_results(sample, 'alice', hidden_visibility='later')
+        gradescope_results.gradescope_results(sample, 'alice', hidden_visibility='later')
 
 
 def test_an_invalid_hand_in_scores_0_with_the_problem_in_the_output(book):
     frank = book['students']['frank']
     frank['total'] = 12.0  # even a record that claims points cannot give it any
     frank['checks']['ops_backward.add']['points'] = 1
-    results = reports.gradescope_results(book, 'frank')
-    assert reports.validate_gradescope(results) == []
+    results = gradescope_results.gradescope_results(book, 'frank')
+    assert gradescope_results.validate_gradescope(results) == []
     assert results['score'] == 0.0
     assert {t['score'] for t in results['tests']} == {0.0}
     assert sum(t['max_score'] for t in results['tests']) == 66.0
@@ -355,7 +355,7 @@ def test_an_invalid_hand_in_scores_0_with_the_problem_in_the_output(book):
 
 def test_the_top_level_output_is_escaped_for_gradescopes_simple_format(book):
     book['students']['bob']['notes'] = ['<script>alert(1)</script> & more']
-    results = reports.gradescope_results(book, 'bob')
+    results = gradescope_results.gradescope_results(book, 'bob')
     assert results['output_format'] == 'simple_format'
     assert 'Note: &lt;script&gt;alert(1)&lt;/script&gt; &amp; more' in results['output']
 
@@ -366,28 +366,28 @@ def test_a_skipped_check_counts_for_nothing_everywhere(book):
         'points': 0, 'possible': 0, 'passed': True, 'error': 'skipped',
         'message': 'PyTorch is not installed here', 'diagnoses': []}
     bob['total'], bob['possible'] = 66.0, 66
-    results = reports.gradescope_results(book, 'bob')
-    assert reports.validate_gradescope(results) == []
+    results = gradescope_results.gradescope_results(book, 'bob')
+    assert gradescope_results.validate_gradescope(results) == []
     skipped = next(t for t in results['tests'] if t['name'].startswith('more_ops.random_vs_torch'))
     assert (skipped['score'], skipped['max_score']) == (0.0, 0.0)
     assert 'status' not in skipped
     assert skipped['output'] == 'skipped, counts for nothing: PyTorch is not installed here'
-    assert '| 0 / 0 | skipped (counts for nothing) |' in reports.feedback_markdown(book, 'bob')
-    rate = next(r for r in reports.pass_rates(book) if r['id'] == 'more_ops.random_vs_torch')
+    assert '| 0 / 0 | skipped (counts for nothing) |' in feedback.feedback_markdown(book, 'bob')
+    rate = next(r for r in summary.pass_rates(book) if r['id'] == 'more_ops.random_vs_torch')
     assert (rate['passed'], rate['of']) == (0, 4)
 
 
 def test_validate_gradescope_names_each_problem():
     good = {'score': 3.0, 'tests': [{'name': 'a', 'score': 1.0, 'max_score': 1.0, 'visibility': 'visible'},
                                     {'name': 'b', 'score': 2.0, 'max_score': 2.0, 'status': 'passed'}]}
-    assert reports.validate_gradescope(good) == []
-    assert reports.validate_gradescope({'score': 1}) == []
-    assert reports.validate_gradescope({'tests': [{'score': 1}]}) == []
+    assert gradescope_results.validate_gradescope(good) == []
+    assert gradescope_results.validate_gradescope({'score': 1}) == []
+    assert gradescope_results.validate_gradescope({'tests': [{'score': 1}]}) == []
 
     def problems(change):
         results = copy.deepcopy(good)
         change(results)
-        return reports.validate_gradescope(results)
+        return gradescope_results.validate_gradescope(results)
 
     assert problems(lambda r: r['tests'][1].update(score=3.0)) == [
         'test 2 (b): score 3.0 is above its max_score 2.0',
@@ -413,8 +413,8 @@ def test_validate_gradescope_names_each_problem():
     assert nan[0].startswith('not representable as JSON') and 'score must be a number, not nan' in nan
     assert problems(lambda r: (r.pop('score'), r['tests'][0].pop('score'))) == [
         'test 1 (a): no score, and no top-level score']
-    assert reports.validate_gradescope({}) == ['neither a top-level score nor tests']
-    assert reports.validate_gradescope([]) == ['results.json must hold a JSON object']
+    assert gradescope_results.validate_gradescope({}) == ['neither a top-level score nor tests']
+    assert gradescope_results.validate_gradescope([]) == ['results.json must hold a JSON object']
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def test_validate_gradescope_names_each_problem():
 # ---------------------------------------------------------------------------------------------
 
 def test_pass_rates_and_mistakes_are_counted_over_the_graded_hand_ins(sample):
-    rates = {r['id']: (r['passed'], r['of']) for r in reports.pass_rates(sample)}
+    rates = {r['id']: (r['passed'], r['of']) for r in summary.pass_rates(sample)}
     assert rates['reuse.a_plus_a'] == (3, 5)
     assert rates['reuse.a_times_a'] == (5, 5)
     assert rates['more_ops.random_expressions'] == (1, 5)
@@ -430,7 +430,7 @@ def test_pass_rates_and_mistakes_are_counted_over_the_graded_hand_ins(sample):
     assert rates['parameters.order'] == (3, 5)
     assert rates['training.converges'] == (3, 5)
     assert list(rates) == [c['id'] for c in sample['checks']]
-    counts = reports.mistake_counts(sample)
+    counts = summary.mistake_counts(sample)
     assert [(m['id'], m['students']) for m in counts] == [
         ('overwrite', ['alice', 'erin']), ('loss-rises', ['carol']), ('params-bias-first', ['erin']),
         ('params-no-bias', ['carol']), ('reflected-add', ['dave']), ('tanh-input', ['carol'])]
@@ -446,7 +446,7 @@ def rate_cells(text, check_id):
 
 
 def test_class_summary_writes_a_plot_and_a_page_that_states_the_rates(sample, tmp_path):
-    page = reports.class_summary(sample, tmp_path)
+    page = summary.class_summary(sample, tmp_path)
     assert page == tmp_path / 'summary.html'
     png = (tmp_path / 'summary.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
@@ -472,7 +472,7 @@ def test_class_summary_writes_a_plot_and_a_page_that_states_the_rates(sample, tm
 
 def test_a_class_with_nothing_graded_still_gets_a_summary(book, tmp_path):
     book['students'] = {'frank': book['students']['frank']}
-    text = reports.class_summary(book, tmp_path).read_text(encoding='utf-8')
+    text = summary.class_summary(book, tmp_path).read_text(encoding='utf-8')
     assert 'No graded submissions among 1.' in text
     assert rate_cells(text, 'reuse.a_plus_a') == '<td class="num">0 of 0</td><td class="num">-</td>'
     assert 'No mistake was diagnosed.' in text
@@ -492,19 +492,19 @@ def test_write_all_writes_the_whole_tree(sample, written):
         [f"feedback/{n}.md" for n in STUDENTS] + [f"feedback/{n}.html" for n in STUDENTS]
         + [f"gradescope/{n}/results.json" for n in STUDENTS] + ['summary.html', 'summary.png'])
     assert (written / 'feedback' / 'alice.md').read_text(encoding='utf-8') == \
-        reports.feedback_markdown(sample, 'alice')
+        feedback.feedback_markdown(sample, 'alice')
     assert (written / 'feedback' / 'carol.html').read_text(encoding='utf-8') == \
-        reports.feedback_html(sample, 'carol')
+        feedback.feedback_html(sample, 'carol')
     for name in STUDENTS:
         results = json.loads((written / 'gradescope' / name / 'results.json').read_text(encoding='utf-8'))
-        assert reports.validate_gradescope(results) == []
+        assert gradescope_results.validate_gradescope(results) == []
         assert results['score'] == sample['students'][name]['total']
     mode = stat.S_IMODE((written / 'summary.html').stat().st_mode)
     assert mode == 0o644
 
 
 def test_write_all_again_gives_the_same_bytes(sample, written, tmp_path):
-    reports.write_all(sample, tmp_path)
+    layout.write_all(sample, tmp_path)
     for rel in tree(written):
         assert (tmp_path / rel).read_bytes() == (written / rel).read_bytes(), rel
 
@@ -514,24 +514,24 @@ def test_a_students_name_cannot_lead_a_file_out_of_its_folder(book, tmp_path):
     book['students'] = {'../../escape': rec, '..': copy.deepcopy(rec), 'a/b': copy.deepcopy(rec),
                         'Zoë Ng': copy.deepcopy(rec)}
     out = tmp_path / 'out'
-    reports.write_all(book, out)
+    layout.write_all(book, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['out']
-    stems = [reports.file_stem(n) for n in book['students']]
+    stems = [safe_files.file_stem(n) for n in book['students']]
     assert len(set(stems)) == 4
     for stem in stems:
         assert '/' not in stem and not stem.startswith('.')
         assert (out / 'feedback' / f"{stem}.md").is_file()
         assert (out / 'gradescope' / stem / 'results.json').is_file()
-    assert reports.file_stem('alice') == 'alice'
-    assert reports.file_stem('a/b').startswith('a_b-')
-    assert reports.file_stem('Zoë Ng').startswith('Zo_Ng-')
+    assert safe_files.file_stem('alice') == 'alice'
+    assert safe_files.file_stem('a/b').startswith('a_b-')
+    assert safe_files.file_stem('Zoë Ng').startswith('Zo_Ng-')
     assert 'href="feedback/a_b-' in (out / 'summary.html').read_text(encoding='utf-8')
 
 
 def test_one_unreadable_record_does_not_stop_the_others(book, tmp_path):
     book['students']['dave']['checks'] = ['not', 'a', 'dict']
-    with pytest.raises(reports.ReportError, match=r'dave: AttributeError'):
-        reports.write_all(book, tmp_path)
+    with pytest.raises(layout.ReportError, match=r'dave: AttributeError'):
+        layout.write_all(book, tmp_path)
     assert not (tmp_path / 'feedback' / 'dave.md').exists()
     for name in ['alice', 'bob', 'carol', 'erin', 'frank']:
         assert (tmp_path / 'feedback' / f"{name}.md").is_file()
@@ -542,13 +542,13 @@ def test_one_unreadable_record_does_not_stop_the_others(book, tmp_path):
 
 def test_write_atomic_replaces_a_file_whole_and_leaves_no_temporary_file(tmp_path):
     target = tmp_path / 'sub' / 'results.json'
-    reports.write_atomic(target, 'first ✓\n')
+    safe_files.write_atomic(target, 'first ✓\n')
     assert target.read_bytes() == 'first ✓\n'.encode('utf-8')
-    reports.write_atomic(target, b'\x00\x01second')
+    safe_files.write_atomic(target, b'\x00\x01second')
     assert target.read_bytes() == b'\x00\x01second'
     assert os.listdir(target.parent) == ['results.json']
     with pytest.raises(TypeError):
-        reports.write_atomic(target, 12345)  # not str or bytes: fails while writing the temporary
+        safe_files.write_atomic(target, 12345)  # not str or bytes: fails while writing the temporary
     assert target.read_bytes() == b'\x00\x01second'
     assert os.listdir(target.parent) == ['results.json']
     assert stat.S_IMODE(target.stat().st_mode) == 0o644

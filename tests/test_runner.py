@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from mgcourse.battery import catalogue
 from mgcourse import cli, paths
+from mgcourse.battery import catalogue
 from mgcourse.student import runner
 
 N = len(catalogue.load())

@@ -21,9 +21,9 @@ import sys
 import pytest
 
 import nbgrader_class
+from mgcourse import paths
 from mgcourse.batch import grading
 from mgcourse.nbgrading import nbautograde, nbgrade
-from mgcourse import paths
 
 BUSY_SECONDS = 300
 FULL = sum(c['points'] for c in grading.check_list())

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from mgcourse.battery import harness
 from mgcourse import paths
+from mgcourse.battery import harness
 
 LECTURE = paths.ROOT / 'bench' / 'lecture_style'
 BFS = '''        order, seen, queue = [], {self}, [self]

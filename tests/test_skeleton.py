@@ -5,10 +5,10 @@ import shutil
 
 import pytest
 
-from mgcourse.battery import catalogue
 from mgcourse import cli, paths
-from mgcourse.handout import skeleton
+from mgcourse.battery import catalogue
 from mgcourse.battery.impl import load
+from mgcourse.handout import skeleton
 
 CHECKPOINTS = catalogue.by_id()
 

@@ -8,10 +8,11 @@ import re
 
 import pytest
 
+from mgcourse.batch import grading
+from mgcourse.batch.reports import feedback, gradescope_results
 from mgcourse.battery import harness, diagnosis
-from mgcourse.batch import grading, reports
-from mgcourse.student import runner
 from mgcourse.isolation import sandbox
+from mgcourse.student import runner
 
 TIME = re.compile(r'\b\d\d:\d\d:\d\d\b')
 NO_RSUB = ("    def __rsub__(self, other):   # other - self\n"
@@ -59,15 +60,15 @@ def test_the_feedback_and_gradescope_results_have_nothing_to_rewatch(no_rsub, tm
     lost = {c for c, r in book['students']['rosa']['checks'].items() if r['points'] < r['possible']}
     assert lost == {'more_ops.numbers_either_side', 'more_ops.random_expressions',
                     'more_ops.hidden_expressions'}
-    feedback = reports.feedback_markdown(book, 'rosa')
+    md = feedback.feedback_markdown(book, 'rosa')
     torch_failed = not book['students']['rosa']['checks'].get(
         'more_ops.random_vs_torch', {'passed': True})['passed']
-    assert feedback.count("See \\_\\_rsub\\_\\_ in the skeleton's engine.py") == (
-        len(lost) + torch_failed), feedback
-    assert "Rewatch" not in feedback
-    assert "Lecture: 01:27:05" in feedback  # the checkpoint's own line stays
+    assert md.count("See \\_\\_rsub\\_\\_ in the skeleton's engine.py") == (
+        len(lost) + torch_failed), md
+    assert "Rewatch" not in md
+    assert "Lecture: 01:27:05" in md  # the checkpoint's own line stays
     outputs = {t['name'].split(':')[0]: t['output']
-               for t in reports.gradescope_results(book, 'rosa')['tests']}
+               for t in gradescope_results.gradescope_results(book, 'rosa')['tests']}
     for check_id in lost:
         assert RSUB_WORDS in outputs[check_id] and not TIME.search(outputs[check_id])
 

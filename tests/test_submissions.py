@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.battery import impl
 from mgcourse import paths
 from mgcourse.batch import submissions
 from mgcourse.batch.submissions import collect, find, prepare, skipped
+from mgcourse.battery import impl
 
 GRADED = ('engine.py', 'nn.py', 'train.py')
 

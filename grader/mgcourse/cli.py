@@ -34,10 +34,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .battery import catalogue
 from . import paths
-from .student import runner
+from .battery import catalogue
 from .handout import skeleton
+from .student import runner
 
 
 def _folder(args):

@@ -17,9 +17,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mgcourse.battery import harness, diagnosis
-from mgcourse.batch import grading, hidden
 from mgcourse import paths
+from mgcourse.batch import grading, hidden
+from mgcourse.battery import harness, diagnosis
 from mgcourse.battery.checks.base import PROBES, call_probe
 from mgcourse.battery.impl import load
 

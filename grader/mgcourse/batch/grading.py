@@ -16,7 +16,7 @@ For each student (submissions.py finds and unpacks the hand-in, safely, in this 
 
 Students are graded by a pool of processes (one per core by default). This process is the
 only writer of the gradebook: after each student it rewrites grades.json and grades.csv
-atomically (reports.write_atomic), so an interrupted run loses at most the students in
+atomically (safe_files.write_atomic), so an interrupted run loses at most the students in
 progress. Run again, it keeps every student whose hand-in (its fingerprint) and seed are
 unchanged and grades the rest; the files come out the same as an uninterrupted run's.
 Grades never depend on timing, so a regrade with the recorded seed reproduces them.
@@ -50,7 +50,8 @@ from mgcourse.battery.checks.base import ProbeError, Result, run_check
 from mgcourse.isolation import sandbox
 from mgcourse.isolation.isolated import Worker, with_retry_note
 
-from . import hidden, reports, submissions
+from . import hidden, submissions
+from .reports import safe_files, layout
 
 ASSIGNMENT = 'micrograd'
 COURSE = 'micrograd-course'
@@ -387,8 +388,8 @@ def csv_text(book):
 def save(book, out):
     """grades.json and grades.csv, each written whole or not at all."""
     book['students'] = dict(sorted(book['students'].items()))
-    reports.write_atomic(Path(out) / 'grades.json', json.dumps(book, indent=1) + '\n')
-    reports.write_atomic(Path(out) / 'grades.csv', csv_text(book))
+    safe_files.write_atomic(Path(out) / 'grades.json', json.dumps(book, indent=1) + '\n')
+    safe_files.write_atomic(Path(out) / 'grades.csv', csv_text(book))
 
 
 @dataclass
@@ -455,7 +456,7 @@ def grade(root, out, options=Options(), on_event=None):
                     save(book, out)
                     if on_event:
                         on_event(Progress(student, 'graded', entry, seconds))
-    reports.write_all(book, out)
+    layout.write_all(book, out)
     return book
 
 

@@ -30,12 +30,14 @@ import time
 import zipfile
 from pathlib import Path
 
-from mgcourse.battery import diagnosis
-from mgcourse.batch import grading, reports
 from mgcourse import paths
-from mgcourse.isolation import sandbox
-from . import skeleton
+from mgcourse.batch import grading
+from mgcourse.batch.reports import gradescope_results, safe_files
+from mgcourse.battery import diagnosis
 from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
+from mgcourse.isolation import sandbox
+
+from . import skeleton
 
 STUDENT = 'student'
 CONFIG = 'gradescope.json'
@@ -178,10 +180,10 @@ def run(submission, results):
         root.mkdir()
         shutil.copytree(submission, root / STUDENT, symlinks=True)
         book, seconds = grade_in_container(root, Path(tmp) / 'out', config['seed'])
-    data = reports.gradescope_results(
+    data = gradescope_results.gradescope_results(
         book, STUDENT, hidden_visibility=config.get('hidden_visibility', 'after_published'))
     data['execution_time'] = max(1, round(seconds))
-    reports.write_atomic(results, json.dumps(data, indent=1) + '\n')
+    safe_files.write_atomic(results, json.dumps(data, indent=1) + '\n')
     return data
 
 

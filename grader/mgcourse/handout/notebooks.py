@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from mgcourse import paths
+
 from . import skeleton
 
 SOURCE = paths.ROOT / 'grader/nbgrader/source/micrograd'

@@ -23,7 +23,7 @@ prairielearn.json with the hidden checks' seed, fixed when the folder is written
 
 The grader is the batch grader (grading.grade: sandboxed where bubblewrap works, under the
 limits always) on the one submission; its results are the Gradescope results' tests
-(reports.gradescope_results), in PrairieLearn's words. `grade(root)` runs it on any folder laid
+(gradescope_results.gradescope_results), in PrairieLearn's words. `grade(root)` runs it on any folder laid
 out as /grade, which is how the tests run it.
 """
 
@@ -37,8 +37,10 @@ import time
 import uuid
 from pathlib import Path
 
+from mgcourse.batch import grading
+from mgcourse.batch.reports import gradescope_results, safe_files
 from mgcourse.battery import diagnosis
-from mgcourse.batch import grading, reports
+
 from . import skeleton
 from .gradescope import LIBRARY, grade_in_container, requirements
 
@@ -143,7 +145,7 @@ def question(out, seed=None, image=IMAGE):
     for name, data in files.items():
         path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        reports.write_atomic(path, data)
+        safe_files.write_atomic(path, data)
     os.chmod(out / 'tests' / 'run.sh', 0o755)
     return out, seed
 
@@ -151,7 +153,7 @@ def question(out, seed=None, image=IMAGE):
 def results(book, student=STUDENT, seconds=0.0):
     """PrairieLearn's results.json for one graded student, from the gradebook."""
     record = book['students'][student]
-    gs = reports.gradescope_results(book, student, hidden_visibility='visible')
+    gs = gradescope_results.gradescope_results(book, student, hidden_visibility='visible')
     tests = []
     for t in gs['tests']:
         message, _, output = t['output'].partition('\n')
@@ -236,7 +238,7 @@ def grade(root):
         # process of the student gone before results.json is written.
         book, _ = grade_in_container(hand_in, Path(tmp) / 'out', config['seed'])
     data = results(book, STUDENT, time.perf_counter() - start)
-    reports.write_atomic(root / 'results' / 'results.json', json.dumps(data, indent=1) + '\n')
+    safe_files.write_atomic(root / 'results' / 'results.json', json.dumps(data, indent=1) + '\n')
     return data
 
 

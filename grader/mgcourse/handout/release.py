@@ -16,13 +16,14 @@ battery fails every graded check until the student fills the skeleton in.
 import shutil
 from pathlib import Path
 
-from mgcourse.battery import catalogue, diagnosis
 from mgcourse import paths
-from . import skeleton
+from mgcourse.battery import catalogue, diagnosis
 from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
 
+from . import skeleton
+
 # The course library's modules that stay with the instructor.
-INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports.py',
+INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports',
                    'sandbox.py', 'submissions.py', 'nbgrade.py', 'nbautograde.py',
                    'nbgrader_plugins.py', 'sampleclass.py', 'prairielearn.py')
 

@@ -11,8 +11,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from mgcourse.battery import diagnosis
 from mgcourse import paths
+from mgcourse.battery import diagnosis
 
 MODULES = ('engine.py', 'nn.py', 'train.py')
 # student: (how it is handed in, what is in it: 'solutions', 'skeleton', 'empty' or a mistake id)

@@ -21,8 +21,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mgcourse.battery import catalogue
 from mgcourse import paths
+from mgcourse.battery import catalogue
 
 BEGIN = '### BEGIN SOLUTION'
 END = '### END SOLUTION'

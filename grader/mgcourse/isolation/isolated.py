@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mgcourse.battery import harness, catalogue, checks
 from mgcourse import paths
-from mgcourse.battery.harness import Report
+from mgcourse.battery import harness, catalogue, checks
 from mgcourse.battery.checks.base import ProbeError, Result, run_check, student_kind
+from mgcourse.battery.harness import Report
 from mgcourse.battery.impl import ImplError
 
 TIMEOUT = 10.0  # CPU seconds for one probe (a driven check sends many; each has this limit)

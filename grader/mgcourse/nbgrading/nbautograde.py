@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mgcourse.batch import grading
+
 from . import nbgrade
 
 COURSE_ID = nbgrade.COURSE_ID

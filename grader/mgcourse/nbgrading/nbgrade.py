@@ -28,9 +28,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mgcourse.battery import catalogue, diagnosis
-from mgcourse.batch import grading, submissions
 from mgcourse import paths
+from mgcourse.batch import grading, submissions
+from mgcourse.battery import catalogue, diagnosis
 from mgcourse.isolation import sandbox
 
 COURSE = paths.ROOT / 'grader/nbgrader'

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.battery import harness, catalogue
 from mgcourse import paths
+from mgcourse.battery import harness, catalogue
 from mgcourse.isolation.cpulimit import cpu_limit
 
 RESULTS = pytest.StashKey[list]()

@@ -13,11 +13,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mgcourse.battery import harness, catalogue, checks, diagnosis
-from mgcourse.isolation import isolated
 from mgcourse import paths
-from mgcourse.battery.harness import Scored
+from mgcourse.battery import harness, catalogue, checks, diagnosis
 from mgcourse.battery.checks.base import Result
+from mgcourse.battery.harness import Scored
+from mgcourse.isolation import isolated
 
 HINTS_SEEN = paths.ROOT / '.mgcourse' / 'hints.json'
 

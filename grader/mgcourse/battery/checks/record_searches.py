@@ -12,8 +12,8 @@ import json
 import os
 import sys
 
-from .. import randexpr
 from . import random_checks
+from .. import randexpr
 
 
 def record():
