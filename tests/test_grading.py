@@ -17,7 +17,7 @@ from mgcourse import cli
 from mgcourse.batch import grading, hidden
 from mgcourse.batch.reports import gradescope_results
 from mgcourse.handout import sampleclass
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import own_users, sandbox
 
 SEED = 5
 FULL = sum(c['points'] for c in grading.check_list())
@@ -204,7 +204,7 @@ def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
     assert (fresh / 'engine.py').read_text() == '# as handed in\n'
     assert sorted(p.name for p in outside.iterdir()) == ['keep.txt']
     assert outside.stat().st_mode == mode
-    sandbox.remove_tree(scratch)
+    own_users.remove_tree(scratch)
     assert not scratch.exists() and (outside / 'keep.txt').exists()
 
 

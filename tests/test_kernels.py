@@ -21,7 +21,7 @@ import pytest
 
 from mgcourse import paths
 from mgcourse.handout import notebooks
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import processes, sandbox
 from mgcourse.nbgrading import kernels
 
 pytest.importorskip('nbclient')
@@ -240,7 +240,7 @@ def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_beh
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert (tmp_path / 'data.txt').read_text() == 'read me\n', "it wrote its copy only"
-    left = sandbox._running_as(sb.user) if sb.user is not None else sandbox._running_with(
+    left = processes._running_as(sb.user) if sb.user is not None else processes._running_with(
         sb._marker)
     assert left == [], "the sleeper it started is gone with it"
     assert not os.path.exists(km._folder)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from mgcourse import paths
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import processes, sandbox
 from mgcourse.isolation.sandbox import Limits
 
 pytestmark = pytest.mark.timeout(90)
@@ -85,7 +85,7 @@ def survivors(token):
     """The processes still running with the test's mark in their environment, found as the
     sandbox finds a run's (test_a_marked_process_is_found_while_it_execs checks that a
     process in the middle of execve(), whose environment shows empty, is found too)."""
-    return sandbox._running_with(f'SANDBOX_TEST_TOKEN={token}')
+    return processes._running_with(f'SANDBOX_TEST_TOKEN={token}')
 
 
 def wait_for_no_survivors(token, seconds=10):
@@ -442,7 +442,7 @@ def test_a_marked_process_is_found_while_it_execs(token):
                                env={'SANDBOX_TEST_TOKEN': token})
     missed = scans = 0
     while process.poll() is None:
-        found = process.pid in sandbox._running_with(f'SANDBOX_TEST_TOKEN={token}')
+        found = process.pid in processes._running_with(f'SANDBOX_TEST_TOKEN={token}')
         try:
             state = Path(f'/proc/{process.pid}/stat').read_bytes().rsplit(b')', 1)[1].split()[0]
         except OSError:
@@ -456,7 +456,7 @@ def test_a_marked_process_is_found_while_it_execs(token):
 def test_it_dies_with_the_grader(mode, workdir, token):
     grader = subprocess.Popen([sys.executable, '-c', textwrap.dedent(f"""
         import sys, time
-        from mgcourse.isolation import sandbox
+        from mgcourse.isolation import processes, sandbox
         sb = sandbox.start([sys.executable, '-c', 'import time; time.sleep(100)'],
                            workdir={str(workdir)!r},
                            env={{'PATH': {os.defpath!r}, 'SANDBOX_TEST_TOKEN': {token!r}}})
@@ -475,7 +475,7 @@ def test_it_dies_with_the_grader(mode, workdir, token):
         seen = time.monotonic() - started
         if not found:
             # Seen in full suites: one scan found the launcher, a second one, made while it
-            # exec'd the command, read its environment empty (see sandbox._environment). If
+            # exec'd the command, read its environment empty (see processes._environment). If
             # it is ever seen again, say what the run's first process is doing.
             grader.stdin.write('?\n')
             grader.stdin.flush()
@@ -557,14 +557,14 @@ def test_reaping_a_graders_runs_spares_the_runs_of_other_graders(mode, run, tmp_
     python = sys.executable if mode == 'on' else _python_for_others()
     reaper = subprocess.run([sys.executable, '-c', textwrap.dedent(f"""
         import os, time
-        from mgcourse.isolation import sandbox
+        from mgcourse.isolation import processes, sandbox
         sb = sandbox.start([{python!r}, '-c', {up!r}], workdir={str(other)!r},
                            env={{'PATH': os.defpath}})
         deadline = time.monotonic() + 20
         while not os.path.exists({str(other / 'up')!r}) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert os.path.exists({str(other / 'up')!r}), sb.output()
-        sandbox.reap_runs()
+        processes.reap_runs()
         assert sb.wait(10) is not None, 'its own run was not reaped'
         """)], capture_output=True, text=True, timeout=60)
     assert reaper.returncode == 0, reaper.stderr
@@ -581,7 +581,7 @@ def test_processes_with_no_environment_cost_a_scan_one_second_at_most():
                 Path(f'/proc/{p.pid}/cmdline').read_bytes().startswith(b'sleep') for p in quiet):
             time.sleep(0.01)
         started = time.monotonic()
-        assert sandbox._running_with('SANDBOX_TEST_TOKEN=nobody') == []
+        assert processes._running_with('SANDBOX_TEST_TOKEN=nobody') == []
         assert time.monotonic() - started < 4  # once each: 5 s
     finally:
         for p in quiet:

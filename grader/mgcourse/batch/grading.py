@@ -47,7 +47,7 @@ import hypothesis.configuration
 from mgcourse import paths
 from mgcourse.battery import catalogue, checks, diagnosis
 from mgcourse.battery.checks.base import ProbeError, Result, run_check
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import own_users, sandbox
 from mgcourse.isolation.isolated import Worker, with_retry_note
 
 from . import hidden, submissions
@@ -240,7 +240,7 @@ def _retire(worker):
     worker.close()
     launched = worker.launched
     if launched is not None and not launched.survivors:
-        sandbox.remove_tree(worker.folder.parent)
+        own_users.remove_tree(worker.folder.parent)
 
 
 def _run_battery(source, scratch, runtime, seed, options, checks_):
@@ -347,7 +347,7 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
                 results = _run_battery(sub.package, scratch, runtime, seed, options,
                                               checks_)
             finally:
-                sandbox.remove_tree(scratch)
+                own_users.remove_tree(scratch)
             # The flags come from the grader's own reading of the files graded, never from
             # what the student's process says of itself.
             entry = _entry(sub, seed, 'graded', results, sub.notes,

@@ -35,7 +35,7 @@ from mgcourse.batch import grading
 from mgcourse.batch.reports import gradescope_results, safe_files
 from mgcourse.battery import diagnosis
 from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import processes, sandbox
 
 from . import skeleton
 
@@ -200,7 +200,7 @@ def grade_in_container(root, out, seed):
     else:
         book = _refused(seed, problem)
     seconds = time.perf_counter() - start
-    sandbox.reap_runs()
+    processes.reap_runs()
     return book, seconds
 
 

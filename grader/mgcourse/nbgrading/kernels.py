@@ -40,7 +40,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellExecutionError
 from traitlets import Type, default
 
-from mgcourse.isolation import sandbox
+from mgcourse.isolation import own_users, sandbox
 from mgcourse.isolation.isolated import process_cpu_seconds as cpu_seconds  # the kernel's CPU time, from /proc
 
 TRANSPORT = 'ipc'
@@ -125,7 +125,7 @@ class _OwnFolder:
             end()
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._folder and not getattr(self.provisioner, 'survivors', None):
-            sandbox.remove_tree(self._folder)
+            own_users.remove_tree(self._folder)
 
 
 class CourseKernelManager(_OwnFolder, AsyncKernelManager):
@@ -360,7 +360,7 @@ def _say_how(log, sb):
         why = ''
         if os.geteuid() == 0:
             closed = sorted({str(p) for p in sandbox._python_roots()
-                             if not sandbox._others_can_reach(p)})
+                             if not own_users._others_can_reach(p)})
             why = ("; no user id of its own can run it, since this Python's "
                    f"{' and '.join(closed)} cannot be reached by other users" if closed else
                    "; a user id of its own cannot reach its folders")
@@ -456,7 +456,7 @@ class SandboxedProvisioner(LocalProvisioner):
             self.log.error("Processes %s of a kernel's sandbox outlived its kill: its folder "
                            "%s is left alone.", self.survivors, self.run_folder)
         elif self.run_folder is not None:
-            sandbox.remove_tree(self.run_folder)
+            own_users.remove_tree(self.run_folder)
             self.run_folder = None
 
 
