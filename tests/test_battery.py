@@ -2,7 +2,7 @@
 
 import pytest
 
-from mgcourse.battery import harness, catalogue, checks
+from mgcourse.battery import catalogue, checks, harness
 
 ENTRIES = catalogue.all_checks()
 IDS = [e.id for e in ENTRIES]

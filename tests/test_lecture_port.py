@@ -19,7 +19,7 @@ import pytest
 
 from mgcourse import paths
 from mgcourse.batch import grading
-from mgcourse.battery import harness, catalogue
+from mgcourse.battery import catalogue
 from mgcourse.student import runner
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mgcourse import paths
-from mgcourse.battery import harness, catalogue, diagnosis
+from mgcourse.battery import catalogue, diagnosis, harness
 
 MISTAKES = diagnosis.mistakes()
 ORDER = [cp.id for cp in catalogue.load()]

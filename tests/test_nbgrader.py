@@ -22,7 +22,7 @@ import nbgrader_class
 from mgcourse import paths
 from mgcourse.handout import notebooks, skeleton
 from mgcourse.isolation import sandbox
-from mgcourse.nbgrading import nbgrade, nbautograde
+from mgcourse.nbgrading import nbautograde, nbgrade
 from nbgrader_class import CELL_CPU
 
 pytest.importorskip('nbgrader')

@@ -10,7 +10,7 @@ import pytest
 
 from mgcourse import paths
 from mgcourse.batch import grading, hidden
-from mgcourse.battery import harness, diagnosis, randexpr
+from mgcourse.battery import diagnosis, harness, randexpr
 from mgcourse.battery.checks import random_checks
 from mgcourse.battery.checks.base import Failed, local_call
 

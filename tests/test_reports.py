@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mgcourse.batch.reports import rows, feedback, gradescope_results, summary, safe_files, layout
+from mgcourse.batch.reports import feedback, gradescope_results, layout, rows, safe_files, summary
 from mgcourse.battery import catalogue, checks, diagnosis
 
 SAMPLE = Path(__file__).parent / 'reports' / 'sample_grades.json'

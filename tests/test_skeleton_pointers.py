@@ -10,7 +10,7 @@ import pytest
 
 from mgcourse.batch import grading
 from mgcourse.batch.reports import feedback, gradescope_results
-from mgcourse.battery import harness, diagnosis
+from mgcourse.battery import diagnosis, harness
 from mgcourse.isolation import sandbox
 from mgcourse.student import runner
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mgcourse import paths
-from mgcourse.batch import submissions
+from mgcourse.batch import handins, submissions
 from mgcourse.batch.submissions import collect, find, prepare, skipped
 from mgcourse.battery import impl
 
@@ -322,8 +322,8 @@ def test_a_zip_symlink_entry_is_skipped(root, work):
 def test_an_archive_that_would_unpack_too_big_is_refused(root, work):
     with zipfile.ZipFile(root / 'bomb.zip', 'w', zipfile.ZIP_DEFLATED) as z:
         z.writestr('engine.py', solution('engine.py'))
-        z.writestr('zeros.bin', bytes(21 * submissions.MB))  # compresses to ~20 KB
-    assert (root / 'bomb.zip').stat().st_size < submissions.MB
+        z.writestr('zeros.bin', bytes(21 * handins.MB))  # compresses to ~20 KB
+    assert (root / 'bomb.zip').stat().st_size < handins.MB
     sub = one(root, work, 'bomb')
     assert sub.package is None
     assert sub.problem == ('the archive would unpack to 21.0 MB, more than the 20 MB allowed; '
@@ -332,7 +332,7 @@ def test_an_archive_that_would_unpack_too_big_is_refused(root, work):
 
 
 def test_an_archive_that_lies_about_a_size_unpacks_no_more_than_it_declares(root, work):
-    path = make_zip(root / 'liar.zip', {'engine.py': b'#' * (50 * submissions.MB),
+    path = make_zip(root / 'liar.zip', {'engine.py': b'#' * (50 * handins.MB),
                                         'nn.py': solution('nn.py'),
                                         'train.py': solution('train.py')})
     data = bytearray(path.read_bytes())
@@ -345,7 +345,7 @@ def test_an_archive_that_lies_about_a_size_unpacks_no_more_than_it_declares(root
     assert sub.notes[0] == ("engine.py could not be read (Bad CRC-32 for file 'engine.py'); "
                             "it was not graded")
     assert copied(sub)['engine.py'] == (paths.SKELETON / 'engine.py').read_bytes()
-    assert sum(p.stat().st_size for p in work.rglob('*') if p.is_file()) < submissions.MB
+    assert sum(p.stat().st_size for p in work.rglob('*') if p.is_file()) < handins.MB
 
 
 def test_an_archive_with_too_many_entries_is_refused(root, work):
@@ -358,7 +358,7 @@ def test_an_archive_with_too_many_entries_is_refused(root, work):
 
 
 def test_a_file_over_one_megabyte_is_not_copied(root, work):
-    big = solution('engine.py') + b'#' * (submissions.MB + 10) + b'\n'
+    big = solution('engine.py') + b'#' * (handins.MB + 10) + b'\n'
     make_zip(root / 'alice.zip', {'engine.py': big, 'nn.py': solution('nn.py'),
                                   'train.py': solution('train.py'), 'huge.py': big})
     sub = one(root, work, 'alice')

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mgcourse import paths
 from mgcourse.batch import grading, hidden
-from mgcourse.battery import harness, diagnosis
+from mgcourse.battery import diagnosis, harness
 from mgcourse.battery.checks.base import PROBES, call_probe
 from mgcourse.battery.impl import load
 

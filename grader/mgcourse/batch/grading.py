@@ -50,8 +50,8 @@ from mgcourse.battery.checks.base import ProbeError, Result, run_check
 from mgcourse.isolation import own_users, sandbox
 from mgcourse.isolation.isolated import Worker, with_retry_note
 
-from . import hidden, submissions
-from .reports import safe_files, layout
+from . import flags, hidden, submissions
+from .reports import layout, safe_files
 
 ASSIGNMENT = 'micrograd'
 COURSE = 'micrograd-course'
@@ -152,10 +152,10 @@ def _defined(node):
 @functools.lru_cache(maxsize=16)
 def worker_edition(name, source):
     """The module `name` of the library as the student's side gets it (WORKER_EDITIONS).
-    Made once per source; its parse holds submissions.PARSE_LOCK, since threads grade
+    Made once per source; its parse holds flags.PARSE_LOCK, since threads grade
     packages at once in mgcourse autograde."""
     keep = WORKER_EDITIONS[name]
-    tree = submissions.parse(source)
+    tree = flags.parse(source)
     body = [ast.Expr(ast.Constant(
         f"The worker's edition of {name}: only what builds what a probe is asked to build "
         "(see grading.WORKER_EDITIONS); the grader keeps the rest."))]
@@ -351,7 +351,7 @@ def grade_one(student, entries, root, work, runtime, seed, options, checks_):
             # The flags come from the grader's own reading of the files graded, never from
             # what the student's process says of itself.
             entry = _entry(sub, seed, 'graded', results, sub.notes,
-                           {f'imports-{m}' for m in submissions.noted_imports(sub.package)})
+                           {f'imports-{m}' for m in flags.noted_imports(sub.package)})
     except Exception as e:  # noqa: BLE001 - a grader failure is recorded, and retried on resume
         entry = _error_entry(student, seed, checks_, (
             f"the grader failed on this submission; it will be graded again on the next run: "

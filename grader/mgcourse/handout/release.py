@@ -25,7 +25,8 @@ from . import skeleton
 # The course library's modules that stay with the instructor.
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports',
                    'sandbox.py', 'limits.py', 'own_users.py', 'processes.py', 'sandboxed.py',
-                   'submissions.py', 'nbgrade.py', 'nbautograde.py',
+                   'submissions.py', 'handins.py', 'handin_files.py', 'unpacking.py', 'flags.py',
+                   'nbgrade.py', 'nbautograde.py',
                    'nbgrader_plugins.py', 'sampleclass.py', 'prairielearn.py')
 
 README = """# micrograd course: learn backpropagation by building it

@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mgcourse import paths
-from mgcourse.battery import harness, catalogue, checks
+from mgcourse.battery import catalogue, checks, harness
 from mgcourse.battery.checks.base import ProbeError, Result, run_check, student_kind
 from mgcourse.battery.harness import Report
 from mgcourse.battery.impl import ImplError

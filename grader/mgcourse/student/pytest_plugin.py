@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mgcourse import paths
-from mgcourse.battery import harness, catalogue
+from mgcourse.battery import catalogue, harness
 from mgcourse.isolation.cpulimit import cpu_limit
 
 RESULTS = pytest.StashKey[list]()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgcourse import paths
-from mgcourse.battery import harness, catalogue, checks, diagnosis
+from mgcourse.battery import catalogue, checks, diagnosis, harness
 from mgcourse.battery.checks.base import Result
 from mgcourse.battery.harness import Scored
 from mgcourse.isolation import isolated

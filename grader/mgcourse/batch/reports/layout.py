@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from .feedback import feedback_document, to_html, to_markdown
-from .safe_files import file_stem, write_atomic
 from .gradescope_results import gradescope_results
+from .safe_files import file_stem, write_atomic
 from .summary import class_summary
 
 

@@ -7,8 +7,8 @@ import io
 import math
 from pathlib import Path
 
-from .rows import UNGRADED, _float, _num, _plain
 from .feedback import Block, Cell, Span, _hidden_mark, to_html
+from .rows import UNGRADED, _float, _num, _plain
 from .safe_files import file_stem, write_atomic
 
 
