@@ -179,7 +179,7 @@ def checksum_warnings(log):
 
 
 # ---------------------------------------------------------------------------------------------
-# A student who attacks the grader from the kernel (kernels.SandboxedKernelManager)
+# A student who attacks the grader from the kernel (sandboxed_kernels.SandboxedKernelManager)
 # ---------------------------------------------------------------------------------------------
 #
 # Once a class is graded, ATTACKER hands in the first notebook with one cell more, and a package

@@ -22,7 +22,7 @@ import pytest
 from mgcourse import paths
 from mgcourse.handout import notebooks
 from mgcourse.isolation import processes, sandbox
-from mgcourse.nbgrading import kernels
+from mgcourse.nbgrading import kernels, sandboxed_kernels
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')
@@ -96,7 +96,7 @@ def slow_on_its_first_start():
     kernel runs in the sandbox, in a fresh copy of the notebook's folder, and leaves nothing
     for the next one."""
 
-    class SlowOnItsFirstStart(kernels.SandboxedKernelManager):
+    class SlowOnItsFirstStart(sandboxed_kernels.SandboxedKernelManager):
         starts = 0
 
         def format_kernel_cmd(self, extra_arguments=None):
@@ -142,7 +142,7 @@ def test_without_retries_the_wall_stop_is_marked_for_a_run_alone_later(tmp_path)
     assert 'run again once' in out.cells[0].outputs[-1].text
 
 
-class DiesOnFirstStart(kernels.SandboxedKernelManager):
+class DiesOnFirstStart(sandboxed_kernels.SandboxedKernelManager):
     """A kernel manager whose first kernel exits at once, as one that lost its port does."""
 
     starts = 0
@@ -296,7 +296,7 @@ def test_without_bubblewrap_the_log_says_plainly_that_kernels_are_not_isolated(t
     # here (root, a Python under /root) it cannot run as a user of its own, and the log says
     # so once, naming why; where it can, it says that instead. Either way the kernel runs.
     monkeypatch.setenv(sandbox.ENV_SWITCH, 'off')
-    monkeypatch.setattr(kernels, '_SAID', set())
+    monkeypatch.setattr(sandboxed_kernels, '_SAID', set())
     (tmp_path / 'data.txt').write_text('read me\n')
     with caplog.at_level(logging.WARNING):
         for _ in range(2):

@@ -48,7 +48,7 @@ c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
 # (ExecuteWithinBudget.notebook_timeout, which mgcourse autograde also reads); a notebook that
 # hits one is run again once before the limit costs points. Its kernels run in the sandbox,
 # in a scratch copy of the student's autograded folder, and can write nothing of the course
-# (kernels.SandboxedKernelManager).
+# (sandboxed_kernels.SandboxedKernelManager).
 c.Execute.timeout = 300
 c.Execute.interrupt_on_timeout = True
 # The cells that grade the student's package (grade_id check_CHECKPOINT) get their points from

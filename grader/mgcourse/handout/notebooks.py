@@ -140,7 +140,7 @@ def kernel_env(folder):
 def _client_class():
     from nbclient import NotebookClient
 
-    from mgcourse.nbgrading.kernels import CellLimits
+    from mgcourse.nbgrading.cell_limits import CellLimits
 
     class Client(CellLimits, NotebookClient):
         """nbclient's runner with the course's kernels and limits (see kernels.py)."""

@@ -11,7 +11,7 @@ course's gradebook, copies that student's submission (grades, comments, flags, t
 into it, in one transaction.
 
 Each notebook's kernel runs in the sandbox, in a scratch copy of the student's folder
-(kernels.SandboxedKernelManager): it can write neither the gradebook, nor the course folder,
+(sandboxed_kernels.SandboxedKernelManager): it can write neither the gradebook, nor the course folder,
 nor another student's files, so each student's autograde writes only that student's own
 folder, and only nbgrader itself writes there.
 

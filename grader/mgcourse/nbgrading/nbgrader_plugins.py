@@ -27,7 +27,8 @@ from nbgrader import utils
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, NbGraderPreprocessor
 from traitlets import Bool, Dict, Float, List, Unicode
 
-from .kernels import CellLimits, SandboxedKernelManager, wall_stopped_cells
+from .cell_limits import CellLimits, wall_stopped_cells
+from .sandboxed_kernels import SandboxedKernelManager
 
 BEGIN_HIDDEN = 'BEGIN HIDDEN TESTS'
 END_HIDDEN = 'END HIDDEN TESTS'
@@ -112,7 +113,7 @@ class HideHiddenTests(NbGraderPreprocessor):
 class ExecuteWithinBudget(CellLimits, Execute):
     """Execute, with limits that a busy machine cannot turn against a correct notebook.
 
-    - Each cell may use `cpu_timeout` seconds of CPU time (kernels.CellLimits): the limit meant
+    - Each cell may use `cpu_timeout` seconds of CPU time (cell_limits.CellLimits): the limit meant
       for an endless loop, which costs the cell it is in (CellCPUTimeExceeded, 0 points).
     - Wall time is a backstop far above that: a cell's limit is the smaller of `timeout` and
       what is left of `notebook_timeout` (the whole notebook); once the budget is spent, each
@@ -123,7 +124,7 @@ class ExecuteWithinBudget(CellLimits, Execute):
       that was stopped, which the feedback shows. `mgcourse autograde` turns the retry off in
       its parallel processes and grades such a student again alone, once the others are done.
     - Kernels run in the sandbox, in a scratch copy of the notebook's folder, and can write
-      nothing else (kernels.SandboxedKernelManager); they talk over IPC in a folder of their
+      nothing else (sandboxed_kernels.SandboxedKernelManager); they talk over IPC in a folder of their
       own, so two starting at once never take each other's ports; one that dies before it
       answers is started once more.
     - A cell tagged `autograde-skip` is not run: a demonstration that scores nothing and costs
