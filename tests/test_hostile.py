@@ -107,7 +107,7 @@ FORGER = """
 def _forge():
     import mgcourse.battery.checks.base as base
     from mgcourse.battery import oracle, randexpr
-    from mgcourse.battery.checks.nn_checks import param_names
+    from mgcourse.battery.checks.network import param_names
 
     def network(mg, spec):
         w, xs, ys = spec['weights'], spec['xs'], spec['ys']

@@ -145,8 +145,8 @@ def test_a_reply_cannot_call_its_failure_skipped(solutions_copy, edit):
     engine.write_text(engine.read_text() + (
         "\nimport mgcourse.battery.checks.base as _base\n"
         "_base.exception_message = lambda e, folder: ('skipped', 'counts for nothing')\n"
-        "import mgcourse.battery.checks.engine_checks as _engine_checks\n"
-        "_engine_checks.exception_message = _base.exception_message\n"))
+        "import mgcourse.battery.checks.expressions as _expressions\n"
+        "_expressions.exception_message = _base.exception_message\n"))
     report = isolated.run(solutions_copy, only={'more_ops'})
     exp = next(r for r in report.results if r.id == 'more_ops.exp')
     assert not exp.passed and exp.error == 'exception' and exp.possible > 0

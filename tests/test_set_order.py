@@ -2,7 +2,7 @@
 
 A set's order depends on where its Values sit in memory, so a bug that shows only in some
 orders would pass in one run and fail in the next. The battery walks set-valued _prev in
-fixed orders (checks/engine_checks.py, force_set_order): these mutants of the lecture-style
+fixed orders (checks/expressions.py, force_set_order): these mutants of the lecture-style
 engine (whose _prev is a set) scored differently from run to run before; now five runs of
 `mgcourse check`, each a new process with its own memory layout, give one score, and the
 message says the result depended on the order of a set.

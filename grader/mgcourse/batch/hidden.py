@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mgcourse.battery import catalogue, oracle
-from mgcourse.battery.checks import nn_checks, random_checks
+from mgcourse.battery.checks import nn_checks, random_checks, training_checks
 from mgcourse.battery.checks.base import Check, Failed, answer_dict, pairs, run_check, student_kind
-from mgcourse.battery.checks.nn_checks import _fail_rows, network_weights, param_names, shape_of
+from mgcourse.battery.checks.network import _fail_rows, network_weights, param_names, shape_of
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def _drive_descent(rng, call):
     for _ in range(2):
         spec = _spec(rng, steps=rng.randint(2, 4))
         obs = _ask(call, spec, ('start', 'steps', 'lr', 'losses', 'end'), 'end')
-        nn_checks._judge_descent(obs, spec['xs'], spec['ys'], steps=spec['steps'],
+        training_checks._judge_descent(obs, spec['xs'], spec['ys'], steps=spec['steps'],
                                  lr=spec['lr'], start=spec['weights'],
                                  shape=shape_of(spec['nin'], spec['nouts']))
 

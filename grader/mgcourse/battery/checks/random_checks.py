@@ -17,7 +17,7 @@ from random import Random
 
 from .. import randexpr
 from .base import Check, Failed, ProbeError, Skip, register, register_probe
-from .engine_checks import _judge_expression, _probe_expression
+from .expressions import _judge_expression, _probe_expression
 
 # A search's settings, as plain data: hypothesis is imported where a search runs, in the
 # grader's process, never by the worker that only answers probes (it costs 0.3 s to import).
