@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mgcourse import cli
-from mgcourse.batch import grading, hidden
+from mgcourse.batch import grading, hidden, student_library
 from mgcourse.batch.reports import gradescope_results
 from mgcourse.handout import sampleclass
 from mgcourse.isolation import own_users, sandbox
@@ -209,7 +209,7 @@ def test_each_worker_starts_from_a_fresh_copy_of_the_hand_in(tmp_path):
 
 
 def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
-    runtime = grading.runtime_library(tmp_path / 'runtime')
+    runtime = student_library.runtime_library(tmp_path / 'runtime')
     done = subprocess.run([sys.executable, '-I', '-c', (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "import mgcourse.isolation.worker\n"
@@ -231,7 +231,7 @@ def test_the_library_the_worker_imports_computes_no_expected_value(tmp_path):
     # module that was left out.
     library = runtime / 'mgcourse'
     compiled = {p.name.split('.')[0] for p in library.rglob('__pycache__/*.pyc')}
-    assert set(grading.WORKER_EDITIONS) <= {f'{name}.py' for name in compiled}
+    assert set(student_library.WORKER_EDITIONS) <= {f'{name}.py' for name in compiled}
     assert compiled <= {p.stem for p in library.rglob('*.py')}
 
 

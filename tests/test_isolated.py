@@ -167,11 +167,11 @@ def test_a_huge_reply_costs_its_check_with_a_clear_message(solutions_copy, edit)
 def test_a_worker_knows_when_a_check_left_processes_behind(solutions_copy, edit, tmp_path):
     # A probe that starts a process and leaves it running (a fork bomb's copies of the worker
     # would read the next requests): the batch grader then goes on with a fresh worker.
-    from mgcourse.batch import grading
+    from mgcourse.batch import grading, student_library
     from mgcourse.isolation import sandbox
     edit(solutions_copy, 'engine.py', "    def exp(self):\n",
          "    def exp(self):\n        import subprocess; subprocess.Popen(['sleep', '60'])\n")
-    launch = grading._launcher(grading.runtime_library(tmp_path / 'runtime'),
+    launch = grading._launcher(student_library.runtime_library(tmp_path / 'runtime'),
                                sandbox.Limits(cpu_seconds=30, wall_seconds=120))
     scratch = tmp_path / 'scratch'
     scratch.mkdir()

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from mgcourse import paths
-from mgcourse.batch import grading, hidden
+from mgcourse.batch import hidden, student_library
 from mgcourse.battery import diagnosis, harness, randexpr
 from mgcourse.battery.checks import random_checks
 from mgcourse.battery.checks.base import Failed, local_call
@@ -88,7 +88,7 @@ def test_a_loaded_hypothesis_profile_does_not_reach_the_search(tmp_path, capsys)
 
 def test_the_worker_never_imports_hypothesis(tmp_path):
     # Only the grader draws programs; importing hypothesis cost every worker 0.3 s to start.
-    runtime = grading.runtime_library(tmp_path / 'runtime')
+    runtime = student_library.runtime_library(tmp_path / 'runtime')
     script = ("import sys\nfrom mgcourse.isolation import worker\nfrom mgcourse.battery import checks\nfrom mgcourse.battery.impl import load\n"
               f"load({str(paths.SOLUTIONS)!r})\nprint(sorted(m for m in sys.modules if 'hypothesis' in m))")
     out = subprocess.run([sys.executable, '-I', '-c', f"import sys; sys.path.insert(0, {str(runtime)!r})\n"
@@ -163,7 +163,7 @@ def test_a_recording_of_another_version_is_not_replayed(monkeypatch, tmp_path):
 
 
 def test_the_student_side_never_gets_the_recorded_answers(tmp_path):
-    runtime = grading.runtime_library(tmp_path / 'runtime')
+    runtime = student_library.runtime_library(tmp_path / 'runtime')
     assert (runtime / 'mgcourse' / 'battery' / 'checks' / 'random_checks.py').exists()
     assert not list(runtime.rglob('recorded_searches.json'))
     assert not list(runtime.rglob('record_searches.py'))

@@ -13,7 +13,7 @@ import pytest
 
 from mgcourse import cli, paths
 from mgcourse.battery import catalogue
-from mgcourse.student import runner
+from mgcourse.student import runner, watching
 
 N = len(catalogue.load())
 FIRST = catalogue.load()[0]
@@ -170,7 +170,7 @@ def test_a_save_during_a_run_cancels_it_and_starts_again(half_finished):
     assert text.count("    def __call__(self, x):\n") == 3
     (half_finished / 'nn.py').write_text(text.replace("    def __call__(self, x):\n", stall, 1))
     shown = []
-    watcher = runner.Watcher(half_finished, lambda p, first: shown.append((p, first)))
+    watcher = watching.Watcher(half_finished, lambda p, first: shown.append((p, first)))
     try:
         watcher.start()
         for _ in range(600):
@@ -193,7 +193,7 @@ def test_a_save_during_a_run_cancels_it_and_starts_again(half_finished):
 
 def test_watch_shows_the_current_checkpoint_first(half_finished):
     shown = []
-    watcher = runner.Watcher(half_finished, lambda p, first: shown.append((p, first)))
+    watcher = watching.Watcher(half_finished, lambda p, first: shown.append((p, first)))
     watcher.start()
     watcher.wait(120)
     assert watcher.current == 'mlp'

@@ -37,7 +37,7 @@ from pathlib import Path
 from . import paths
 from .battery import catalogue
 from .handout import skeleton
-from .student import runner
+from .student import runner, watching
 
 
 def _folder(args):
@@ -101,7 +101,7 @@ def cmd_watch(args):
             runner.render(p, console)
             console.print(f"\n[dim]Watching {folder} for saved changes; Ctrl-C to stop.[/]")
 
-    watcher = runner.Watcher(folder, show, torch=args.torch)
+    watcher = watching.Watcher(folder, show, torch=args.torch)
     watcher.start()
     try:
         # A save during a run cancels it, and the run starts again on the saved code.

@@ -26,6 +26,7 @@ from . import skeleton
 INSTRUCTOR_ONLY = ('hidden.py', 'grading.py', 'gradescope.py', 'release.py', 'reports',
                    'sandbox.py', 'limits.py', 'own_users.py', 'processes.py', 'sandboxed.py',
                    'submissions.py', 'handins.py', 'handin_files.py', 'unpacking.py', 'flags.py',
+                   'student_library.py',
                    'nbgrade.py', 'nbautograde.py',
                    'nbgrader_plugins.py', 'sampleclass.py', 'prairielearn.py')
 

@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from mgcourse import paths
-from mgcourse.batch import grading, submissions
+from mgcourse.batch import grading, student_library, submissions
 from mgcourse.battery import catalogue, diagnosis
 from mgcourse.isolation import sandbox
 
@@ -370,7 +370,7 @@ def _grade_package_once(folder, options):
             handin.mkdir()
         work = tmp / 'work'
         work.mkdir()
-        runtime = grading.runtime_library(tmp / 'runtime')
+        runtime = student_library.runtime_library(tmp / 'runtime')
         entries = submissions.find(root).get('student', [handin])
         entry, _ = grading.grade_one('student', entries, root, work, runtime, 0, options,
                                      package_checks())

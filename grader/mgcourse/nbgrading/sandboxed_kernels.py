@@ -17,6 +17,7 @@ from pathlib import Path
 from jupyter_client.provisioning import LocalProvisioner
 
 from mgcourse.isolation import own_users, sandbox
+
 from .kernels import KERNEL_MAIN, KERNEL_OPTIONS, BlockingCourseKernelManager, CourseKernelManager
 
 
@@ -36,7 +37,7 @@ from .kernels import KERNEL_MAIN, KERNEL_OPTIONS, BlockingCourseKernelManager, C
 #   and its IPC folder (the connection file and the sockets it binds); inside bubblewrap it
 #   sees the system read-only and nothing else of this machine: not the course folder, the
 #   gradebook, a classmate's folder or the autograded folder nbgrader writes the notebook to;
-# - it imports mgcourse from a copy of the public course library (grading.runtime_library);
+# - it imports mgcourse from a copy of the public course library (student_library.runtime_library);
 # - it is interrupted by a message on its control channel (interrupt_mode 'message', which
 #   ipykernel handles by sending SIGINT to its own process group): jupyter_client's SIGINT to
 #   the provisioner's process would reach bubblewrap, not the kernel;
@@ -128,11 +129,11 @@ _RUNTIME = []  # [folder]: the public course library copy of this process's kern
 
 def runtime_library():
     """The folder whose mgcourse/ the kernels import: a copy of the public course library
-    (grading.runtime_library), made once per process and removed when it exits."""
+    (student_library.runtime_library), made once per process and removed when it exits."""
     if not _RUNTIME:
-        from mgcourse.batch import grading
+        from mgcourse.batch import student_library
         folder = Path(tempfile.mkdtemp(prefix='mgk-lib-'))
-        grading.runtime_library(folder)
+        student_library.runtime_library(folder)
         atexit.register(shutil.rmtree, folder, True)
         _RUNTIME.append(folder)
     return _RUNTIME[0]

@@ -5,11 +5,6 @@ nothing but the number of hints already shown is ever stored.
 """
 
 import json
-import os
-import signal
-import sys
-import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +13,9 @@ from mgcourse.battery import catalogue, checks, diagnosis, harness
 from mgcourse.battery.checks.base import Result
 from mgcourse.battery.harness import Scored
 from mgcourse.isolation import isolated
+
+from .forked import can_fork, forked_launch
+
 
 HINTS_SEEN = paths.ROOT / '.mgcourse' / 'hints.json'
 
@@ -133,140 +131,6 @@ def success_line(p):
     what = (f"Checkpoint {ids[0]} passes" if len(ids) == 1
             else f"Checkpoints {', '.join(ids)} pass")
     return what + (f"; run `mgcourse check` for all {len(catalogue.load())}." if left else ".")
-
-
-class _Forked:
-    """A worker started by forking this process, which has the course's library imported
-    already: it answers a second or so sooner than a fresh Python (watch uses it). The object
-    isolated.Worker expects of a launcher: .process (poll, wait, pid), kill(), cpu_seconds()."""
-
-    def __init__(self, argv, pass_fds):
-        from mgcourse.isolation import worker  # imported here, before the fork, so the child has it already
-        folder, request_fd, reply_fd = argv[-3], int(argv[-2]), int(argv[-1])
-        self.output = tempfile.TemporaryFile()
-        pid = os.fork()
-        if pid == 0:  # the child: nothing of the parent's threads runs here
-            code = 0
-            try:
-                os.chdir(folder)
-                null = os.open(os.devnull, os.O_RDONLY)
-                os.dup2(null, 0)
-                os.dup2(self.output.fileno(), 1)
-                os.dup2(self.output.fileno(), 2)
-                keep = {0, 1, 2, request_fd, reply_fd}
-                for fd in map(int, os.listdir('/proc/self/fd')):
-                    if fd not in keep:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                sys.stdin = open(0, 'r', closefd=False)
-                sys.stdout = open(1, 'w', closefd=False)
-                sys.stderr = open(2, 'w', closefd=False)
-                sys.path.insert(0, folder)  # as `python -m` run in the folder has it
-                with os.fdopen(request_fd, 'r') as requests, os.fdopen(reply_fd, 'w') as replies:
-                    worker.serve(folder, requests, replies)
-            except BaseException:  # noqa: BLE001 - the child never returns into the parent's code
-                code = 1
-            finally:
-                os._exit(code)
-        self.process = _Child(pid)
-
-    def kill(self):
-        self.process.kill()
-        self.process.wait()
-
-    def wait(self):
-        return self.process.wait()
-
-    def cpu_seconds(self):
-        return isolated.process_cpu_seconds(self.process.pid)
-
-
-class _Child:
-    """The parts of subprocess.Popen that isolated.Worker uses, for a forked child."""
-
-    def __init__(self, pid):
-        self.pid = pid
-        self.returncode = None
-
-    def poll(self):
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self):
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def kill(self):
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def can_fork():
-    return hasattr(os, 'fork') and os.path.isdir('/proc/self/fd')
-
-
-def forked_launch(argv, pass_fds):
-    return _Forked(argv, pass_fds)
-
-
-class Watcher:
-    """The runs of `mgcourse watch`: start() begins a run on the folder, cancelling the one
-    under way (its worker is stopped, its results are dropped). A run shows the checkpoint
-    that was current at the last run first, show(progress, True), then everything,
-    show(progress, False)."""
-
-    def __init__(self, folder, show, fork=True, **options):
-        self.folder, self.show, self.options = folder, show, options
-        if not fork:
-            self.options['launch'] = None
-        self.current = None   # the current checkpoint of the last finished run
-        self.runs = 0         # runs started
-        self.finished = 0     # runs that showed their whole table
-        self._thread = None
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-
-    def start(self):
-        self.stop()
-        self._cancel = cancel = threading.Event()
-        self.runs += 1
-        self._thread = threading.Thread(target=self._run, args=(cancel,), daemon=True)
-        self._thread.start()
-
-    def stop(self):
-        """Cancel the run under way and wait for it to end."""
-        if self._thread is not None:
-            self._cancel.set()
-            self._thread.join()
-            self._thread = None
-
-    def wait(self, timeout=None):
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _show(self, cancel, p, first):
-        with self._lock:
-            if not cancel.is_set():
-                self.show(p, first)
-
-    def _run(self, cancel):
-        p = progress(self.folder, first=self.current, cancelled=cancel.is_set,
-                     on_first=lambda part: self._show(cancel, part, True), **self.options)
-        if p is None or cancel.is_set():
-            return
-        self.current = p.current.checkpoint.id if p.current is not None else None
-        self._show(cancel, p, False)
-        self.finished += 1
 
 
 def render_current(p, console):

@@ -5,8 +5,8 @@ choosing, its forward pass, loss gradients and descent, reported as plain floats
 
 from .base import register_probe
 from .network import output_of, weights_of
-from .training_checks import _trained
 from .nn_checks import _loss_and_grads
+from .training_checks import _trained
 
 
 # --------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ _TRIED_LOCK = threading.Lock()
 # shipped (record_searches.py writes this file): grading code that gets them all right then
 # imports neither hypothesis nor torch in the grader's process (0.5 s and 3.7 s of CPU, here).
 # Each part is used only with the version of hypothesis or torch it was recorded with. The
-# file is the grader's: the student's side never gets it (grading.PRIVATE).
+# file is the grader's: the student's side never gets it (student_library.PRIVATE).
 RECORDED = Path(__file__).with_name('recorded_searches.json')
 
 
