@@ -92,3 +92,12 @@ def test_nothing_that_runs_when_grading_loads_the_hand_out_builders():
                                        text=True, check=True).stdout)
     assert set(RUN_TIME) <= set(loaded)
     assert [m for m in loaded if m.startswith(('mgcourse.handout', 'mgcourse.cli'))] == []
+
+
+MAX_LINES = 430  # "about 400": a module a newcomer reads in one sitting
+
+
+def test_no_module_is_longer_than_a_sitting():
+    long = {str(p.relative_to(LIBRARY)): n for p in sorted(LIBRARY.rglob('*.py'))
+            if (n := len(p.read_text(encoding='utf-8').splitlines())) > MAX_LINES}
+    assert long == {}

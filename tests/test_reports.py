@@ -1,4 +1,4 @@
-"""The batch grader's reports (mgcourse/reports.py), made from a sample gradebook.
+"""The batch grader's reports (mgcourse/batch/reports/), made from a sample gradebook.
 
 tests/reports/sample_grades.json is a class of six. Its results are what the battery and the
 hidden checks (seed 731942085) said of the solutions with the catalogue's mistakes made in

@@ -13,7 +13,7 @@ apply.
 `CourseKernelManager` is jupyter_client's kernel manager with that transport and folder;
 notebooks.execute and bench/kernel_stress.py use it. `SandboxedKernelManager`, the one
 nbgrader's autograde uses (nbgrader_plugins.ExecuteWithinBudget), also starts the kernel in
-the sandbox (see "Kernels in the sandbox" below). `CellLimits` is what both notebook runners
+the sandbox (sandboxed_kernels.py). `CellLimits` (cell_limits.py) is what both notebook runners
 add to nbclient: a kernel that died before answering is started once more, and a cell's limit
 is CPU time.
 """

@@ -20,11 +20,6 @@ submitted package (nbgrade.grade_package: the public battery, sandboxed) and han
 verdicts to the nbgrader processes (GradePackage.results), which score the check cells with
 them (nbgrader_plugins.ScorePackageChecks).
 
-Time limits: the course's configuration stops a cell after Execute.timeout seconds and cuts
-a notebook's remaining cells short once its budget (ExecuteWithinBudget.notebook_timeout) is
-spent; both can be set per run. A student whose nbgrader process outlives every notebook's
-budget plus a margin is stopped; what it graded by then is kept, the rest scores 0.
-
 Time limits: the course's configuration stops a cell that uses more than
 ExecuteWithinBudget.cpu_timeout seconds of CPU time (an endless loop); wall time is a backstop
 far above it: Execute.timeout a cell, and a notebook's remaining cells are cut short once its
