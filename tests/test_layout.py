@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from mgcourse import paths
+from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
 
 LIBRARY = paths.LIBRARY
 # What each room may import of mgcourse (besides itself and mgcourse.paths).
@@ -101,3 +102,13 @@ def test_no_module_is_longer_than_a_sitting():
     long = {str(p.relative_to(LIBRARY)): n for p in sorted(LIBRARY.rglob('*.py'))
             if (n := len(p.read_text(encoding='utf-8').splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_the_install_lists_every_package_of_the_library():
+    # setuptools installs the packages pyproject.toml names; a room left out of the list would
+    # be missing from a wheel, though an editable install finds it.
+    config = tomllib.loads((paths.ROOT / 'pyproject.toml').read_text(encoding='utf-8'))
+    listed = set(config['tool']['setuptools']['packages'])
+    folders = {'.'.join(('mgcourse', *p.parent.relative_to(LIBRARY).parts))
+               for p in LIBRARY.rglob('__init__.py')}
+    assert folders - listed == set()
