@@ -41,8 +41,7 @@ def room_of(module):
 
 def imports(path):
     """The mgcourse modules (dotted, absolute) that the file at path imports."""
-    rel = path.relative_to(LIBRARY.parent).with_suffix('')
-    package = list(rel.parts[:-1]) if rel.name != '__init__' else list(rel.parts[:-1])
+    package = list(path.relative_to(LIBRARY.parent).parts[:-1])  # what `from .` names
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
         if isinstance(node, ast.Import):
@@ -54,10 +53,11 @@ def imports(path):
             else:
                 module = node.module
             if module.split('.')[0] == 'mgcourse':
-                found |= {f'{module}.{a.name}' if (LIBRARY.parent / module.replace('.', '/')
-                                                    / f'{a.name}.py').exists()
-                          or (LIBRARY.parent / module.replace('.', '/') / a.name).is_dir()
-                          else module for a in node.names}
+                folder = LIBRARY.parent / module.replace('.', '/')
+                # `from mgcourse.battery import oracle` imports a module; `from ..oracle
+                # import close` a name of one
+                found |= {f'{module}.{a.name}' if (folder / f'{a.name}.py').exists()
+                          or (folder / a.name).is_dir() else module for a in node.names}
     return found
 
 
