@@ -1,30 +1,9 @@
-"""The `mgcourse` command: a thin layer over the library.
+"""The `mgcourse` command: a thin layer over the library, one function per command.
 
-    mgcourse check [CHECKPOINT] [--impl PATH] [--json] [--torch]
-                                 where you are: the checkpoint table and what to do next
-                                 (--torch: with the comparison against PyTorch too)
-    mgcourse hint [CHECKPOINT]   the next hint for the current (or the named) checkpoint
-    mgcourse watch [--torch]     run `check` again whenever a file of your package is saved
-                                 (a save during a run starts it again)
-    mgcourse lab                 the notebooks of exercises/ in JupyterLab
-    mgcourse skeleton [--force]  regenerate micrograd_skeleton/ from solutions/ (refused where
-                                 the package holds changes of its own, unless --force)
-    mgcourse skeleton --check    exit 1 if the committed skeleton differs from the solutions
-    mgcourse notebooks [--execute] [--check]
-                                 regenerate exercises/ with nbgrader from the source notebooks
-                                 (first running them against the solutions, with --execute)
-    mgcourse autograde [STUDENT ...] [--course DIR] [--jobs N] [--cell-cpu S]
-                       [--cell-timeout S] [--notebook-timeout S] [--force]
-                                 nbgrader's autograde of every submission, one student per core
-    mgcourse gradescope [--out autograder.zip] [--seed N] [--hidden-visibility after_published|hidden]
-                                 a Gradescope autograder bundle (setup.sh, run_autograder)
-    mgcourse prairielearn OUT [--seed N] [--image IMAGE]
-                                 a PrairieLearn question: file upload, graded externally
-    mgcourse sample-class DIR    a sample class of hand-ins (folders, zips, loose files) to grade
-    mgcourse release OUT         the students' hand-out: skeleton, exercises, public checks
-    mgcourse grade SUBMISSIONS --out DIR [--jobs N] [--seed N] [--wall S] [--cpu S] [--memory MB]
-                                 the batch grader: every student's package, sandboxed, in
-                                 parallel; gradebook, feedback, Gradescope results, class summary
+parser() below is the list of commands and their options (`mgcourse --help`, `mgcourse
+COMMAND --help`). The student's commands (STUDENT_COMMANDS: check, hint, watch, lab) are the
+ones the student release keeps; the others are the instructor's and the maintainer's, and
+import what they need when they run, so that `mgcourse check` loads no grader or builder.
 """
 
 import argparse
@@ -36,7 +15,6 @@ from pathlib import Path
 
 from . import paths
 from .battery import catalogue
-from .handout import skeleton
 from .student import runner, watching
 
 
@@ -139,6 +117,7 @@ def cmd_lab(args):
 
 
 def cmd_skeleton(args):
+    from .handout import skeleton
     if args.check:
         stale = skeleton.drift()
         if stale:
@@ -405,6 +384,13 @@ def _instructor_commands(sub):
     sc.set_defaults(func=cmd_sample_class)
 
 
+def _is_skeleton_error(e):
+    """Whether e is the skeleton builder's SkeletonError. The student's commands never load the
+    hand-out builders, so the class is looked up only where it was raised: then it is loaded."""
+    skeleton = sys.modules.get('mgcourse.handout.skeleton')
+    return skeleton is not None and isinstance(e, skeleton.SkeletonError)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if is_release() and argv and not argv[0].startswith('-') and argv[0] not in STUDENT_COMMANDS:
@@ -414,14 +400,16 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except skeleton.SkeletonError as e:
-        print(f"mgcourse: {e}", file=sys.stderr)
-        return 2
     except ImportError as e:  # `from . import grading` where the release left it out
         if e.name != 'mgcourse' and not (e.name or '').startswith('mgcourse.'):
             raise
         print(f"mgcourse {args.command}: this command is for instructors; it is not part of "
               "the student release", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - only the skeleton builder's error is reported here
+        if not _is_skeleton_error(e):
+            raise
+        print(f"mgcourse: {e}", file=sys.stderr)
         return 2
 
 
