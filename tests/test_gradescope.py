@@ -19,7 +19,7 @@ from mgcourse import cli, paths
 from mgcourse.batch import grading
 from mgcourse.batch.reports import gradescope_results
 from mgcourse.battery.catalogue import tomllib  # tomli on Python 3.10
-from mgcourse.handout import skeleton
+from mgcourse.handout import gradescope, skeleton
 
 SEED = 77
 
@@ -119,6 +119,17 @@ def assert_every_field_as_the_spec_says(results):
         assert 0 <= test['score'] <= test['max_score']
         assert all(isinstance(tag, str) for tag in test.get('tags', []))
     assert results['score'] == sum(t['score'] for t in results['tests'])
+
+
+def test_a_container_writes_the_gradebook_and_no_report(tmp_path):
+    # One hand-in per container: only the gradebook is read, so no feedback page or class
+    # chart is drawn (half the cost of a correct hand-in's run_autograder). An empty
+    # submission is refused before any code runs, which keeps this test cheap.
+    root = tmp_path / 'submissions'
+    (root / gradescope.STUDENT).mkdir(parents=True)
+    book, _ = gradescope.grade_in_container(root, tmp_path / 'out', SEED)
+    assert book['students'][gradescope.STUDENT]['status'] == 'invalid'
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['grades.csv', 'grades.json']
 
 
 def test_the_validator_knows_the_specs_fields():
