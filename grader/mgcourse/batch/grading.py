@@ -353,27 +353,42 @@ def grade(root, out, options=Options(), on_event=None, reports=True):
         runtime = runtime_library(Path(tmp) / 'runtime')
         work = Path(tmp) / 'work'
         work.mkdir()
-        if todo:
-            # spawn: each grading process starts clean, with no thread or lock of this one.
-            context = multiprocessing.get_context('spawn')
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
-                futures = {pool.submit(grade_one, student, entries, root, work, runtime, seed,
-                                       options, checks_): student for student, entries in todo}
-                for future in as_completed(futures):
-                    student = futures[future]
-                    try:
-                        entry, seconds = future.result()
-                    except Exception as e:  # noqa: BLE001 - the grading process itself died
-                        entry, seconds = _error_entry(student, seed, checks_, (
-                            f"the grading process stopped ({type(e).__name__}: {e}); this "
-                            "submission will be graded again on the next run")), 0.0
-                    book['students'][student] = entry
-                    save(book, out)
-                    if on_event:
-                        on_event(Progress(student, 'graded', entry, seconds))
+        for student, entry, seconds in _graded(todo, jobs, root, work, runtime, seed, options,
+                                               checks_):
+            book['students'][student] = entry
+            save(book, out)
+            if on_event:
+                on_event(Progress(student, 'graded', entry, seconds))
     if reports:
         layout.write_all(book, out)
     return book
+
+
+def _graded(todo, jobs, root, work, runtime, seed, options, checks_):
+    """(student, entry, seconds) of each (student, entries) of todo, as each is graded: by a
+    pool of `jobs` processes, or, for one hand-in with one job (a platform's container),
+    in this process, as nbgrade.grade_package grades a package; a process spawned for it
+    would import the grader once more (0.5 s of CPU)."""
+    if len(todo) == 1 and jobs == 1:
+        student, entries = todo[0]
+        yield (student, *grade_one(student, entries, root, work, runtime, seed, options, checks_))
+        return
+    if not todo:
+        return
+    # spawn: each grading process starts clean, with no thread or lock of this one.
+    context = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+        futures = {pool.submit(grade_one, student, entries, root, work, runtime, seed,
+                               options, checks_): student for student, entries in todo}
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                entry, seconds = future.result()
+            except Exception as e:  # noqa: BLE001 - the grading process itself died
+                entry, seconds = _error_entry(student, seed, checks_, (
+                    f"the grading process stopped ({type(e).__name__}: {e}); this "
+                    "submission will be graded again on the next run")), 0.0
+            yield student, entry, seconds
 
 
 def _error_entry(student, seed, checks_, note):
