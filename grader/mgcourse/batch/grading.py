@@ -369,11 +369,11 @@ def _graded(todo, jobs, root, work, runtime, seed, options, checks_):
     pool of `jobs` processes, or, for one hand-in with one job (a platform's container),
     in this process, as nbgrade.grade_package grades a package; a process spawned for it
     would import the grader once more (0.5 s of CPU)."""
+    if not todo:
+        return
     if len(todo) == 1 and jobs == 1:
         student, entries = todo[0]
         yield (student, *grade_one(student, entries, root, work, runtime, seed, options, checks_))
-        return
-    if not todo:
         return
     # spawn: each grading process starts clean, with no thread or lock of this one.
     context = multiprocessing.get_context('spawn')

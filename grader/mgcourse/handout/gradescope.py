@@ -192,7 +192,7 @@ def grade_in_container(root, out, seed):
     for one hand-in must (Gradescope's, PrairieLearn's): the student's code never runs as root
     without its process limit (where no sandbox can hold it, nothing of it runs and the
     gradebook says why), and when this returns, no process of any run is left to rewrite what
-    the caller writes next."""
+    the caller writes next. out gets the gradebook only: no report, which nothing reads here."""
     problem = sandbox.process_limit_problem()
     start = time.perf_counter()
     if problem is None:
