@@ -1,3 +1,3 @@
 """The nbgrader course: its assignment and sample class (nbgrade), the parallel autograde
-(nbautograde), the preprocessors (nbgrader_plugins) and the sandboxed kernels (kernels).
+(nbautograde, forked), the preprocessors (nbgrader_plugins) and the sandboxed kernels (kernels).
 May import the battery, isolation, batch and student rooms; handout only to build the release."""

@@ -3,12 +3,12 @@
 `nbgrader autograde ASSIGNMENT` grades the class one student after another, and nbgrader's
 gradebook is an SQLite file that two nbgrader processes must not write at the same time. Here
 each student is graded by nbgrader itself (`nbgrader autograde ASSIGNMENT --student S`, the
-same converter and preprocessors, so the same scores), in a process of its own, writing to a
-gradebook of its own: a copy of the course's gradebook taken before grading starts. The
-autograded notebooks land where nbgrader puts them (autograded/S/ASSIGNMENT/), since no two
-students share a folder. When a student is done, this process, the only one that writes the
-course's gradebook, copies that student's submission (grades, comments, flags, timestamps)
-into it, in one transaction.
+same converter and preprocessors, so the same scores), in a process of its own (forked from
+one that imported nbgrader once: forked.py), writing to a gradebook of its own: a copy of the
+course's gradebook taken before grading starts. The autograded notebooks land where nbgrader
+puts them (autograded/S/ASSIGNMENT/), since no two students share a folder. When a student is
+done, this process, the only one that writes the course's gradebook, copies that student's
+submission (grades, comments, flags, timestamps) into it, in one transaction.
 
 Each notebook's kernel runs in the sandbox, in a scratch copy of the student's folder
 (sandboxed_kernels.SandboxedKernelManager): it can write neither the gradebook, nor the course folder,
@@ -38,9 +38,7 @@ those notebooks (nbgrader's `flagged`, shown in the formgrader) so the instructo
 import json
 import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import tempfile
 import time
 import warnings
@@ -50,7 +48,7 @@ from pathlib import Path
 
 from mgcourse.batch import grading
 
-from . import nbgrade
+from . import forked, nbgrade
 
 COURSE_ID = nbgrade.COURSE_ID
 MARGIN = 120.0  # seconds on top of the notebooks' budgets: kernels starting, files copied
@@ -206,29 +204,28 @@ def grade_packages(course, students, jobs, assignment=nbgrade.ASSIGNMENT):
         return dict(zip(students, pool.map(one, students)))
 
 
-def _grade_one(course, student, db_file, assignment, limit_args, wall):
-    """Run nbgrader autograde for one student against its own gradebook file."""
-    cmd, env = nbgrade.nbgrader_command('autograde', assignment, '--student', student, '--force',
-                                f'--CourseDirectory.db_url={sqlite_url(db_file)}', *limit_args)
+def _grade_one(server, course, student, db_file, assignment, limit_args, wall):
+    """Run nbgrader autograde for one student against its own gradebook file, in a process
+    forked by server (a forked.Server, which imported nbgrader already)."""
+    args = ['autograde', assignment, '--student', student, '--force',
+            f'--CourseDirectory.db_url={sqlite_url(db_file)}', *limit_args]
+    _, env = nbgrade.nbgrader_command(*args)
     start = time.perf_counter()
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    log = Path(db_file).with_suffix('.log')
+    run = server.run(args, course, env, log)
     try:
-        code = process.wait(timeout=wall)
+        code = run.wait(timeout=wall)
         message = ''
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    except TimeoutError:
+        run.kill()
         code = None
         message = (f"stopped after {wall:g} s, more than all its notebooks' time limits "
                    "together: what was graded by then is kept, the rest scores 0")
     seconds = time.perf_counter() - start
     if code not in (0, None):
-        log.seek(0)
-        tail = log.read().decode('utf-8', 'replace').strip().splitlines()[-15:]
+        tail = log.read_text(encoding='utf-8', errors='replace').strip().splitlines()[-15:]
         message = f"nbgrader autograde failed ({code}):\n" + '\n'.join(tail)
-    log.close()
+    log.unlink(missing_ok=True)
     return Graded(student, code == 0, seconds, message)
 
 
@@ -257,6 +254,7 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
         else:
             todo.append(student)
     scratch = Path(tempfile.mkdtemp(prefix='mgcourse-autograde-'))
+    server = forked.Server() if todo else None  # it imports nbgrader while packages are graded
     try:
         template = scratch / 'template.db'
         _snapshot(course / 'gradebook.db', template)
@@ -272,7 +270,7 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
             for student in todo:
                 db_file = scratch / f'{len(futures)}.db'
                 shutil.copyfile(template, db_file)
-                futures[pool.submit(_grade_one, course, student, db_file, assignment,
+                futures[pool.submit(_grade_one, server, course, student, db_file, assignment,
                                     limit_args, wall)] = (student, db_file)
             again = []
             for future in as_completed(futures):
@@ -287,13 +285,15 @@ def autograde(course=nbgrade.COURSE, students=None, jobs=None, cell_timeout=None
         for student, db_file, stopped in again:  # one at a time, with nothing else running
             shutil.copyfile(template, db_file)
             first = json.dumps(stopped, separators=(',', ':'))
-            graded = _grade_one(course, student, db_file, assignment, limit_args + [
+            graded = _grade_one(server, course, student, db_file, assignment, limit_args + [
                 f"--ExecuteWithinBudget.first_run_stopped={first}"], wall)
             graded.retried = tuple(stopped)
             _flag(db_file, student, stopped, assignment)
             _finish(course, student, db_file, assignment, graded, done, on_done,
                         packages.get(student), handed_in[student])
     finally:
+        if server is not None:
+            server.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return [done[s] for s in students]
 
