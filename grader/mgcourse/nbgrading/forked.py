@@ -83,8 +83,8 @@ class Server:
 
 
 class Run:
-    """One forked run: wait(timeout) returns its exit code (negative: the signal that ended
-    it) or raises TimeoutError; kill() stops every process of its session."""
+    """One forked run: wait(timeout) returns its exit code (-9 when it ended without writing
+    one: killed) or raises TimeoutError; kill() stops every process of its session."""
 
     def __init__(self, pid, status_fd):
         self.pid = pid

@@ -209,10 +209,9 @@ def _grade_one(server, course, student, db_file, assignment, limit_args, wall):
     forked by server (a forked.Server, which imported nbgrader already)."""
     args = ['autograde', assignment, '--student', student, '--force',
             f'--CourseDirectory.db_url={sqlite_url(db_file)}', *limit_args]
-    _, env = nbgrade.nbgrader_command(*args)
     start = time.perf_counter()
     log = Path(db_file).with_suffix('.log')
-    run = server.run(args, course, env, log)
+    run = server.run(args, course, nbgrade.nbgrader_environment(), log)
     try:
         code = run.wait(timeout=wall)
         message = ''

@@ -69,14 +69,16 @@ def package_drift(course=COURSE):
     return skeleton.drift(dst=source_folder(course) / PACKAGE)
 
 
+def nbgrader_environment():
+    """This environment, with this Python's folder first on PATH: nbgrader runs `alembic`,
+    found on PATH, to set up its gradebook (this environment's, activated or not)."""
+    return dict(os.environ, PATH=os.pathsep.join([os.path.dirname(sys.executable),
+                                                  os.environ.get('PATH', '')]))
+
+
 def nbgrader_command(*args):
     """The command line and environment that run `nbgrader ARGS` with this Python."""
-    cmd = [sys.executable, '-m', 'nbgrader', *map(str, args)]
-    env = dict(os.environ)
-    # nbgrader runs the `alembic` command to set up its gradebook, found on PATH: the one of
-    # this environment, activated or not.
-    env['PATH'] = os.pathsep.join([os.path.dirname(sys.executable), env.get('PATH', '')])
-    return cmd, env
+    return [sys.executable, '-m', 'nbgrader', *map(str, args)], nbgrader_environment()
 
 
 def nbgrader(course, *args, timeout=1800):
