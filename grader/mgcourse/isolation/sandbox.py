@@ -125,7 +125,7 @@ def bwrap_available():
     return off_reason() == ''
 
 
-def _bwrap_mounts(workdir, readable, limits, writable=(), system=()):
+def _bwrap_mounts(workdir, readable, limits, writable=(), system=(), shared=()):
     """The file system the command sees, as bwrap arguments."""
     args = ['--ro-bind', '/usr', '/usr']
     for name in ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'):
@@ -151,7 +151,7 @@ def _bwrap_mounts(workdir, readable, limits, writable=(), system=()):
 
     binds = [(p, '--ro-bind') for p in [*_python_roots(), *system]]
     binds += [(p, '--ro-bind') for p in readable]
-    binds += [(p, '--bind') for p in [workdir, *writable]]
+    binds += [(p, '--bind') for p in [workdir, *writable, *shared]]
     for path, how in sorted(binds, key=lambda b: (len(b[0].parts), str(b[0]))):
         if how == '--ro-bind' and path not in readable and exists(path):
             continue  # already visible, e.g. an interpreter under /usr
@@ -165,7 +165,7 @@ def _bwrap_mounts(workdir, readable, limits, writable=(), system=()):
 
 
 def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds, writable=(),
-                 system=()):
+                 system=(), shared=()):
     args = [bwrap, '--die-with-parent', '--new-session']
     if _root_of_this_machine():
         user = _run_as_own_user(readable, workdir, writable)
@@ -181,19 +181,20 @@ def _start_bwrap(bwrap, argv, *, workdir, readable, env, limits, pass_fds, writa
     if user is None:  # the run's processes share our user id: they are found by this marker
         marker = f'{MARKER}={uuid.uuid4().hex}'
         env = dict(env, **{MARKER: marker.split('=', 1)[1]})
-    args += _bwrap_mounts(workdir, readable, limits, writable, system)
+    args += _bwrap_mounts(workdir, readable, limits, writable, system, shared)
     args += ['--chdir', str(workdir), '--']
     return _popen(lambda lifeline: args + _launcher(limits, nproc, user, lifeline) + argv,
                   workdir=workdir, env=env, pass_fds=pass_fds,
                   sandboxed=True, limits=limits, user=user, marker=marker, writable=writable)
 
 
-def _start_plain(argv, *, workdir, readable, env, limits, pass_fds, writable=(), system=()):
+def _start_plain(argv, *, workdir, readable, env, limits, pass_fds, writable=(), system=(),
+                 shared=()):
     user, marker, limited = None, None, True
     if _root_of_this_machine() and _interpreter_reachable(argv[0], env):
-        for path in [*readable, workdir, *writable]:
+        for path in [*readable, workdir, *writable, *shared]:
             _open_temporary_ancestors(path)
-        if all(_others_can_pass(p.parent) for p in [*readable, workdir, *writable]):
+        if all(_others_can_pass(p.parent) for p in [*readable, workdir, *writable, *shared]):
             user = _run_as_own_user(readable, workdir, writable)
     if user is not None:
         nproc = limits.processes
@@ -234,7 +235,7 @@ def process_limit_problem(program=None):
 
 
 def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=(), writable=(),
-          system=()):
+          system=(), shared=()):
     """Start argv in the sandbox (or, when it is off, under the limits alone), in workdir.
 
     readable: files and folders it may read, seen at their own (resolved) paths.
@@ -242,6 +243,9 @@ def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=(),
       workdir, scratch folders of the caller's, given to the run's own user when there is one.
     system: paths of this machine it may read as they are (no permission is changed), such
       as /etc/fonts; those that do not exist are left out.
+    shared: folders of the caller's it sees read-write at their own paths with their
+      permissions as they are (not given to its user): what it may write there is what the
+      caller later gives it, such as a folder made for each kernel a zygote forks.
     env: its whole environment (default: PATH only).
     pass_fds: file descriptors it inherits, at the same numbers, as with Popen.
     """
@@ -257,9 +261,13 @@ def start(argv, *, workdir, readable=(), env=None, limits=Limits(), pass_fds=(),
         if not p.is_dir():
             raise FileNotFoundError(f"no folder {p}")
     system = [Path(os.path.realpath(p)) for p in system if os.path.exists(p)]
+    shared = [Path(os.path.realpath(p)) for p in shared]
+    for p in shared:
+        if not p.is_dir():
+            raise FileNotFoundError(f"no folder {p}")
     env = {'PATH': os.defpath} if env is None else dict(env)
     options = dict(workdir=workdir, readable=readable, env=env, limits=limits,
-                   pass_fds=tuple(pass_fds), writable=writable, system=system)
+                   pass_fds=tuple(pass_fds), writable=writable, system=system, shared=shared)
     if bwrap_available():
         return _start_bwrap(_bwrap_path(), list(argv), **options)
     return _start_plain(list(argv), **options)
