@@ -15,14 +15,15 @@ import re
 import signal
 import sys
 import threading
+import time
 
 import nbformat
 import pytest
 
 from mgcourse import paths
 from mgcourse.handout import notebooks
-from mgcourse.isolation import processes, sandbox
-from mgcourse.nbgrading import kernels, sandboxed_kernels
+from mgcourse.isolation import isolated, processes, sandbox
+from mgcourse.nbgrading import forked_kernels, kernels, sandboxed_kernels
 
 pytest.importorskip('nbclient')
 pytest.importorskip('nbgrader')
@@ -212,19 +213,28 @@ def test_the_course_pipeline_flags_after_saving_the_grades():
                      FlagRetried]
 
 
-def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_behind(tmp_path):
+@pytest.mark.parametrize('fork', ['on', 'off'])
+def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_behind(
+        tmp_path, monkeypatch, fork):
+    # fork on: forked from the folder's zygote (forked_kernels), where it can be; off: a
+    # Python of its own
     if not sandbox.bwrap_available():
         pytest.skip(f"the sandbox is off here: {sandbox.off_reason()}")
+    monkeypatch.setenv(forked_kernels.ENV_SWITCH, fork)
+    forked_kernels.stop()
     (tmp_path / 'data.txt').write_text('read me\n')
     (tmp_path / 'passwd').symlink_to('/etc/passwd')
     km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
     sb = km.provisioner.sandboxed
+    assert isinstance(sb, forked_kernels.ForkedKernel) == (
+        fork == 'on' and forked_kernels._usable_here())
     try:
         out = []
         reply = kc.execute_interactive(
             "import os, subprocess, sys\n"
             "print(open('data.txt').read().strip(), os.path.lexists('passwd'))\n"
             "open('data.txt', 'w').write('changed')\n"
+            "open('/tmp/left-by-the-kernel', 'w').write('x')\n"
             "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
             "                 start_new_session=True)", timeout=60,
             output_hook=lambda m: out.append(m['content'].get('text', '')))
@@ -240,10 +250,85 @@ def test_a_sandboxed_kernel_works_in_a_copy_of_its_folder_and_leaves_nothing_beh
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert (tmp_path / 'data.txt').read_text() == 'read me\n', "it wrote its copy only"
+    assert not os.path.exists(km._folder)
+    if isinstance(sb, forked_kernels.ForkedKernel):
+        zygote = sb._zygote
+        assert zygote.kernel_processes() == [], "the sleeper it started is gone with it"
+        # the next kernel of the folder is forked by the same zygote, in a /tmp emptied
+        km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+        try:
+            assert km.provisioner.sandboxed._zygote is zygote
+            assert printed(kc, "import os; print(os.path.exists('/tmp/left-by-the-kernel'))"
+                           ) == 'False\n'
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+        forked_kernels.stop()  # as at the grading process's exit
+        assert not zygote.base.exists()
     left = processes._running_as(sb.user) if sb.user is not None else processes._running_with(
         sb._marker)
-    assert left == [], "the sleeper it started is gone with it"
-    assert not os.path.exists(km._folder)
+    assert left == [], "nothing of the sandbox runs"
+
+
+def forked_kernel(folder):
+    """(manager, client) of a kernel forked by folder's zygote (skips where there is none)."""
+    if not forked_kernels._usable_here():
+        pytest.skip("kernels are forked only as root with bubblewrap")
+    km, kc = kernels.start_kernel(sandboxed=True, cwd=str(folder))
+    assert isinstance(km.provisioner.sandboxed, forked_kernels.ForkedKernel)
+    return km, kc
+
+
+def stop_kernel(km, kc):
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_a_forked_kernel_plots_inline_and_counts_its_own_cpu_time_only(tmp_path):
+    km, kc = forked_kernel(tmp_path)
+    sb = km.provisioner.sandboxed
+    try:
+        started = sb.cpu_seconds()
+        zygote_cpu = sum(map(isolated.process_cpu_seconds, sb._zygote.server_pids))
+        assert 0 < started < zygote_cpu, "its start, not the zygote's imports"
+        kinds = []
+        reply = kc.execute_interactive(
+            "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()", timeout=60,
+            output_hook=lambda m: kinds.append((m['msg_type'], sorted(m['content'].get('data', {})))))
+        assert reply['content']['status'] == 'ok'
+        assert ('display_data', ['image/png', 'text/plain']) in kinds, kinds
+        kc.execute_interactive("x = 0\nfor i in range(3_000_000):\n    x += i", timeout=120)
+        assert sb.cpu_seconds() > started + 0.1, "the loop's time is the kernel's"
+    finally:
+        stop_kernel(km, kc)
+
+
+def test_a_kernel_that_kills_its_zygote_costs_the_next_kernel_nothing(tmp_path):
+    km, kc = forked_kernel(tmp_path)
+    first = km.provisioner.sandboxed._zygote
+    try:
+        kc.execute("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")  # its parent
+        deadline = time.monotonic() + 60
+        while first.sandboxed.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert first.sandboxed.process.poll() is not None, "the zygote is dead"
+    finally:
+        stop_kernel(km, kc)
+    km, kc = forked_kernel(tmp_path)  # a new zygote
+    try:
+        assert km.provisioner.sandboxed._zygote is not first
+        assert printed(kc, "print(6 * 7)") == '42\n'
+    finally:
+        stop_kernel(km, kc)
+    assert not first.base.exists(), "the dead zygote's folder is gone"
+    # another folder (the next student) replaces the zygote, and the one before is gone
+    other = tmp_path / 'other'
+    other.mkdir()
+    zygote = forked_kernels._CURRENT[0]
+    km, kc = forked_kernel(other)
+    stop_kernel(km, kc)
+    assert forked_kernels._CURRENT[0] is not zygote and not zygote.base.exists()
+    assert processes._running_as(zygote.user) == []
 
 
 # What a kernel says of its debugger and its traceback mode.

@@ -88,6 +88,7 @@ class _OwnFolder:
     kernel's sockets) and, for a sandboxed kernel, the run folders of its kernels."""
 
     _folder = None
+    _folder_parent = None  # where the folder is made (None: the temporary folder)
 
     @default('transport')
     def _transport_default(self):
@@ -95,7 +96,7 @@ class _OwnFolder:
 
     @default('connection_file')
     def _connection_file_default(self):
-        self._folder = tempfile.mkdtemp(prefix='mgk-')
+        self._folder = tempfile.mkdtemp(prefix='mgk-', dir=self._folder_parent)
         ipc = Path(self._folder) / 'ipc'
         ipc.mkdir(mode=0o700)
         return str(ipc / 'kernel.json')

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from jupyter_client.provisioning import LocalProvisioner
 
 from mgcourse.isolation import own_users, sandbox
 
+from . import forked_kernels
 from .kernels import KERNEL_MAIN, KERNEL_OPTIONS, BlockingCourseKernelManager, CourseKernelManager
 
 
@@ -208,10 +210,63 @@ class SandboxedProvisioner(LocalProvisioner):
     run_folder = None
     survivors = ()
 
+    zygote = None  # the forked_kernels.Zygote reserved for the next kernel, if any
+
+    async def pre_launch(self, **kwargs):
+        km = self.parent
+        if km._folder is None and km.kernel_spec is not None:  # its folders not made yet
+            python = km.kernel_spec.argv[0]
+            if python in ('python', f'python{sys.version_info[0]}',
+                          'python%d.%d' % sys.version_info[:2]):  # as jupyter_client reads it
+                python = sys.executable
+            self.zygote = forked_kernels.zygote_for(
+                python, kwargs.get('cwd'), readable=[runtime_library()],
+                system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
+                environment=lambda home: kernel_environment(dict(os.environ), home, '/tmp'),
+                home_files=[(p, Path('matplotlib') / p.name)
+                            for p in _matplotlib_font_lists(dict(os.environ))])
+            if self.zygote is not None:  # the kernel's folders where the zygote sees them
+                km._folder_parent = self.zygote.runs
+        return await super().pre_launch(**kwargs)
+
     async def launch_kernel(self, cmd, **kwargs):
         self.end_sandbox()  # the one before, if any: over and its folder gone first
         km = self.parent
+        zygote, self.zygote = self.zygote, None
+        forked = (zygote is not None and cmd[0] == zygote.key[0] and cmd[1:3] == ['-c', KERNEL_MAIN]
+                  and Path(km._folder).parent == zygote.runs)
+        if zygote is not None and not forked:
+            zygote.release()
+        if forked:  # folders the zygote's kernels can pass through, but not write
+            os.chmod(km._folder, 0o711)
+        run, work, home, env = self._run_folder(km, kwargs, mode=0o711 if forked else 0o700)
+        self.run_folder = run
+        if forked:
+            try:
+                self.sandboxed = zygote.fork(cmd[3:], work, kernel_environment(env, home, '/tmp'),
+                                             run, give=[work, home, km.ipc_folder])
+            except (OSError, RuntimeError, ValueError) as e:
+                self.log.warning("A kernel could not be forked (%s): it starts by itself.", e)
+                zygote.release()
+                forked = False
+        if not forked:
+            in_bwrap = sandbox.bwrap_available()
+            self.sandboxed = sandbox.start(
+                cmd, workdir=work, readable=[runtime_library()],
+                writable=[km.ipc_folder, home], system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
+                env=kernel_environment(env, home, '/tmp' if in_bwrap else home / 'tmp'))
+        _say_how(self.log, self.sandboxed)
+        self.process = self.sandboxed.process
+        self.pid = self.process.pid
+        self.pgid = None  # signals go to the kernel's processes, not bubblewrap's group
+        self.cwd = str(work)
+        return self.connection_info
+
+    def _run_folder(self, km, kwargs, mode):
+        """A kernel's run folder in the manager's: (run, work, home, env), work a copy of the
+        notebook's folder, home with matplotlib's font lists."""
         run = Path(tempfile.mkdtemp(prefix='run-', dir=km._folder))
+        os.chmod(run, mode)
         work, home = run / 'work', run / 'home'
         if kwargs.get('cwd'):  # nbclient's: the notebook's folder
             copy_folder(kwargs['cwd'], work, self.log)
@@ -223,18 +278,7 @@ class SandboxedProvisioner(LocalProvisioner):
         env = kwargs.get('env') or dict(os.environ)
         for lists in _matplotlib_font_lists(env):
             shutil.copyfile(lists, home / 'matplotlib' / lists.name)
-        in_bwrap = sandbox.bwrap_available()
-        self.run_folder = run
-        self.sandboxed = sandbox.start(
-            cmd, workdir=work, readable=[runtime_library()], writable=[km.ipc_folder, home],
-            system=KERNEL_SYSTEM, limits=KERNEL_LIMITS,
-            env=kernel_environment(env, home, '/tmp' if in_bwrap else home / 'tmp'))
-        _say_how(self.log, self.sandboxed)
-        self.process = self.sandboxed.process
-        self.pid = self.process.pid
-        self.pgid = None  # signals go to the kernel's processes, not bubblewrap's group
-        self.cwd = str(work)
-        return self.connection_info
+        return run, work, home, env
 
     def cpu_seconds(self):
         """The CPU time of every process of the kernel's run, or None."""
