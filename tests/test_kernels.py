@@ -331,6 +331,27 @@ def test_a_kernel_that_kills_its_zygote_costs_the_next_kernel_nothing(tmp_path):
     assert processes._running_as(zygote.user) == []
 
 
+def test_a_zygote_that_does_not_start_leaves_kernels_starting_as_before(tmp_path, monkeypatch,
+                                                                        caplog):
+    if not forked_kernels._usable_here():
+        pytest.skip("kernels are forked only as root with bubblewrap")
+    forked_kernels.stop()
+    monkeypatch.setattr(forked_kernels, 'ZYGOTE_MAIN', "raise SystemExit('no zygote today')")
+    monkeypatch.setattr(forked_kernels, '_FAILED', [])
+    monkeypatch.setattr(sandboxed_kernels, '_SAID', set())
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            km, kc = kernels.start_kernel(sandboxed=True, cwd=str(tmp_path))
+            try:
+                assert not isinstance(km.provisioner.sandboxed, forked_kernels.ForkedKernel)
+                assert printed(kc, "print(6 * 7)") == '42\n'
+            finally:
+                stop_kernel(km, kc)
+    said = [r.getMessage() for r in caplog.records if 'zygote' in r.getMessage()]
+    assert len(said) == 1 and 'no zygote today' in said[0], said
+    assert len(forked_kernels._FAILED) == 1, "tried once"
+
+
 # What a kernel says of its debugger and its traceback mode.
 DEBUGGER_AND_TRACEBACKS = (
     "import sys\n"

@@ -227,13 +227,17 @@ class SandboxedProvisioner(LocalProvisioner):
                             for p in _matplotlib_font_lists(dict(os.environ))])
             if self.zygote is not None:  # the kernel's folders where the zygote sees them
                 km._folder_parent = self.zygote.runs
+            elif forked_kernels._FAILED and 'zygote' not in _SAID:
+                _SAID.add('zygote')
+                self.log.warning("Kernels start each as a Python of its own (slower): the "
+                                 "zygote did not start (%s).", forked_kernels._FAILED[0])
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd, **kwargs):
         self.end_sandbox()  # the one before, if any: over and its folder gone first
         km = self.parent
         zygote, self.zygote = self.zygote, None
-        forked = (zygote is not None and cmd[0] == zygote.key[0] and cmd[1:3] == ['-c', KERNEL_MAIN]
+        forked = (zygote is not None and cmd[:3] == [zygote.key[0], '-c', KERNEL_MAIN]
                   and Path(km._folder).parent == zygote.runs)
         if zygote is not None and not forked:
             zygote.release()
