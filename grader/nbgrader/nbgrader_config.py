@@ -15,9 +15,10 @@ students receive is the skeleton; at autograde, the package files are left out o
 import os
 
 from mgcourse.nbgrading import nbgrade
+from mgcourse.nbgrading.hidden_tests import HideHiddenTests
 from mgcourse.nbgrading.nbgrader_plugins import (ClearOutputFromFirstExercise, ExecuteWithinBudget,
-                                       HideHiddenTests, StubSolutions, package_pipeline,
-                                       pipeline, sanitize_pipeline)
+                                       StubSolutions, package_pipeline, pipeline,
+                                       sanitize_pipeline)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, Execute, GetGrades
