@@ -38,10 +38,9 @@ EXPECTED = {
     'hostile': ZERO,
 }
 # The CPU seconds a cell may use in the tests: the costliest graded cell of a correct hand-in
-# uses 1.2 to 1.5 s (bench/autograde.py --cpu-only: 07's training; 05's PyTorch cell is not
-# run when grading), and CPU time does not grow on a
-# busy machine; short enough that the endless loop costs seconds, not ten. Wall time keeps the
-# course's backstop.
+# uses about 0.5 s (bench/autograde.py --cpu-only: the imports and first plots; 05's PyTorch
+# cell is not run when grading), and CPU time does not grow on a busy machine; short enough
+# that the endless loop costs seconds, not ten. Wall time keeps the course's backstop.
 CELL_CPU = 5
 # The students who hand in every notebook: each of their check cells is compared with
 # `mgcourse check` on the package they submitted.

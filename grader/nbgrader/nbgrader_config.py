@@ -43,9 +43,9 @@ c.GenerateAssignment.preprocessors = pipeline(GenerateAssignment, 'preprocessors
 c.Autograde.exclude_overwriting = {nbgrade.ASSIGNMENT: nbgrade.package_files()}
 # Time limits (see nbgrader_plugins.ExecuteWithinBudget, which replaces Execute in nbgrader's
 # autograde pipeline): a cell may use 60 s of CPU time (ExecuteWithinBudget.cpu_timeout), and
-# an endless loop costs that cell. The slowest cell of a correct hand-in uses about 1.5 s, so a
-# machine 4x slower is still far inside it, and a busy machine does not change CPU time. Wall
-# time is only a backstop: 300 s a cell (Execute.timeout), 600 s a notebook
+# an endless loop costs that cell. The slowest graded cell of a correct hand-in uses about
+# 0.5 s, so a machine 4x slower is still far inside it, and a busy machine does not change CPU
+# time. Wall time is only a backstop: 300 s a cell (Execute.timeout), 600 s a notebook
 # (ExecuteWithinBudget.notebook_timeout, which mgcourse autograde also reads); a notebook that
 # hits one is run again once before the limit costs points. Its kernels run in the sandbox,
 # in a scratch copy of the student's autograded folder, and can write nothing of the course
