@@ -28,7 +28,8 @@ from nbgrader_class import CELL_CPU
 pytest.importorskip('nbgrader')
 pytest.importorskip('nbclient')
 
-from nbgrader.api import Gradebook  # noqa: E402 - after the skip
+from mgcourse.nbgrading import nbgrader_plugins  # noqa: E402 - after the skip
+from nbgrader.api import Gradebook  # noqa: E402
 
 STUDENTS = nbgrade.SAMPLE_CLASS
 MAX_SCORES = nbgrader_class.MAX_SCORES
@@ -238,7 +239,7 @@ def test_no_unknown_option_or_plain_tcp_warning(course):
         assert 'without encryption' not in log, step
 
 
-def test_a_cell_tagged_autograde_skip_and_a_check_cell_are_not_run_when_grading(course):
+def test_a_cell_tagged_autograde_skip_a_check_cell_and_autoreload_are_not_run_when_grading(course):
     # notebook 05's comparison with PyTorch scores nothing; its import alone is 1.7 s of CPU
     path = course['dir'] / 'autograded' / 'correct' / nbgrade.ASSIGNMENT / '05_more_ops_and_pytorch.ipynb'
     cells = nbformat.read(path, as_version=4).cells
@@ -249,8 +250,25 @@ def test_a_cell_tagged_autograde_skip_and_a_check_cell_are_not_run_when_grading(
     checks = [c for c in cells if c.source.strip() == "check('more_ops');"]
     assert len(checks) == 1 and checks[0].execution_count is None
     assert "graded by the course's grader" in checks[0].outputs[0]['text']
-    ran = [c for c in cells if c.cell_type == 'code' and c not in skipped + checks]
+    # Nor the autoreload magics: nothing changes on disk while the notebook is graded.
+    reload = [c for c in cells if c.source == '%load_ext autoreload\n%autoreload 2']
+    assert len(reload) == 1 and reload[0].execution_count is None and reload[0].outputs == []
+    ran = [c for c in cells if c.cell_type == 'code' and c not in skipped + checks + reload]
     assert ran and all(c.execution_count for c in ran)
+
+
+@pytest.mark.parametrize('source, alone', [
+    ('%load_ext autoreload\n%autoreload 2', True),
+    ('# reload the package when it changes\n%load_ext autoreload\n\n  %autoreload\n', True),
+    ('%autoreload 2\nimport os', False),  # the rest must run
+    ('%load_ext autoreload; x = 1', False),
+    ('%autoreloadx', False),
+    ('# %load_ext autoreload', False),  # nothing to skip
+    ('', False),
+])
+def test_only_a_cell_of_autoreload_magics_alone_is_left_out(source, alone):
+    assert nbgrader_plugins.only_autoreload(nbformat.v4.new_code_cell(source)) is alone
+    assert not nbgrader_plugins.only_autoreload(nbformat.v4.new_markdown_cell(source))
 
 
 # ---------------------------------------------------------------- an attack from the kernel

@@ -15,6 +15,7 @@ The feedback's HideHiddenTests is in hidden_tests.py.
 """
 
 import copy
+import re
 import time
 
 import nbformat
@@ -87,6 +88,9 @@ class ExecuteWithinBudget(CellLimits, Execute):
     - A check cell (`check('CHECKPOINT')`, graded on the submitted package outside the kernel)
       is not run either: what it would print is replaced anyway, and its battery run in the
       kernel cost a correct student about 3 s of CPU (2.2 s in notebook 05 alone).
+    - Nor is a cell of IPython's autoreload magics alone (the notebooks' first cell): nothing
+      changes on disk while a notebook is graded, and `%autoreload 2` has every later cell look
+      at each loaded module first, 0.1 to 0.3 s of CPU a notebook.
     """
 
     skip_cells_with_tag = Unicode(
@@ -112,7 +116,7 @@ class ExecuteWithinBudget(CellLimits, Execute):
         super().__init__(*args, **kwargs)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        if _is_check_cell(cell):  # its points and output come from the grader (ScorePackageChecks)
+        if _is_check_cell(cell) or only_autoreload(cell):  # see the class
             return cell
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
@@ -230,6 +234,16 @@ def _checkpoint_of_cell(cell):
     if cell.cell_type == 'code' and utils.is_grade(cell):
         return nbgrade.checkpoint_of(cell.metadata['nbgrader'].get('grade_id'))
     return None
+
+
+AUTORELOAD = re.compile(r'%(load_ext\s+autoreload|autoreload(\s+\w+)?)')
+
+
+def only_autoreload(cell):
+    """Whether a code cell holds autoreload's magics and nothing else (comments aside)."""
+    lines = [line.strip() for line in cell.source.splitlines()]
+    lines = [line for line in lines if line and not line.startswith('#')]
+    return cell.cell_type == 'code' and bool(lines) and all(map(AUTORELOAD.fullmatch, lines))
 
 
 def _is_check_cell(cell):
