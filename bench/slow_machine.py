@@ -5,18 +5,23 @@
 Runs each front-end in a CPU cgroup (cgroup v1 `cpu` or v2, made here and removed after)
 whose quota is `share` of one core: 0.25 makes everything inside at least four times slower
 than one core of this machine, and slower still than this machine with both cores. Every
-limit stays as the course ships it. It reports, per front-end, the wall time, the points, and
-whether they are full marks. Needs root (to make the cgroup) and Linux.
+limit stays as the course ships it. The front-ends: `mgcourse check`, plain `pytest` (the
+student's battery), `mgcourse grade`, Gradescope's run_autograder (the bundle is built
+outside, as an instructor would), nbgrader's own autograde with the course's configuration,
+and `mgcourse autograde`. It reports, per front-end, the wall time, the points, and whether
+they are full marks. Needs root (to make the cgroup) and Linux.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +71,13 @@ def main(argv=None):
             report = json.loads(done.stdout)
             found['mgcourse check'] = (time.perf_counter() - t, report.get('points'),
                                        report.get('possible'))
+            # plain pytest at the root: the student's battery on the solutions
+            t = time.perf_counter()
+            done = run_in(tasks, [py, '-m', 'pytest', '-p', 'no:cacheprovider',
+                                  f'--impl={paths.SOLUTIONS}'], cwd=ROOT)
+            score = re.search(r'^Score: (\d+) of (\d+) points', done.stdout, re.M)
+            found['pytest'] = (time.perf_counter() - t, *(map(int, score.groups()) if score
+                                                          else (None, None)))
             # mgcourse grade (sandboxed, hidden checks)
             root = tmp / 'class'
             shutil.copytree(paths.SOLUTIONS, root / 'ada', ignore=shutil.ignore_patterns('__pycache__'))
@@ -75,6 +87,22 @@ def main(argv=None):
             book = json.loads((tmp / 'out' / 'grades.json').read_text())
             ada = book['students']['ada']
             found['mgcourse grade'] = (time.perf_counter() - t, ada['total'], ada['possible'])
+            # Gradescope: run_autograder with the solutions handed in
+            bundle = tmp / 'autograder.zip'
+            subprocess.run([py, '-m', 'mgcourse.cli', 'gradescope', '--out', str(bundle),
+                            '--seed', '3'], cwd=ROOT, check=True, capture_output=True)
+            gs = tmp / 'autograder'
+            with zipfile.ZipFile(bundle) as z:
+                z.extractall(gs / 'source')
+            shutil.copyfile(gs / 'source' / 'run_autograder', gs / 'run_autograder')
+            shutil.copytree(paths.SOLUTIONS, gs / 'submission',
+                            ignore=shutil.ignore_patterns('__pycache__'))
+            env = dict(os.environ, AUTOGRADER_ROOT=str(gs), MGCOURSE_PYTHON=py)
+            t = time.perf_counter()
+            run_in(tasks, ['bash', str(gs / 'run_autograder')], env=env)
+            results = json.loads((gs / 'results' / 'results.json').read_text())
+            found['Gradescope'] = (time.perf_counter() - t, results['score'],
+                                   sum(test['max_score'] for test in results['tests']))
             # nbgrader's own autograde with the course's configuration
             course = nbgrade.scratch_copy(tmp / 'course')
             nbgrade.generate(course)
@@ -87,6 +115,14 @@ def main(argv=None):
             with Gradebook(nbautograde.db_url(course), nbgrade.COURSE_ID) as gb:
                 possible = gb.find_submission(nbgrade.ASSIGNMENT, 'correct').max_score
             found['nbgrader autograde'] = (time.perf_counter() - t, sum(scores.values()), possible)
+            # mgcourse autograde, on a second copy of the course
+            course = nbgrade.scratch_copy(tmp / 'course2')
+            nbgrade.generate(course)
+            nbgrade.submit_sample(course, 'correct', 'correct')
+            t = time.perf_counter()
+            run_in(tasks, [py, '-m', 'mgcourse.cli', 'autograde', '--course', str(course)], cwd=tmp)
+            scores = nbautograde.scores(course).get('correct', {})
+            found['mgcourse autograde'] = (time.perf_counter() - t, sum(scores.values()), possible)
     finally:
         folder.rmdir()
     print(f"inside a cgroup with {args.share:g} of one core:")
