@@ -21,14 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'grader'))
 
 from mgcourse import paths  # noqa: E402 - after the path
-from mgcourse.batch import grading  # noqa: E402
+from mgcourse.handout import gradescope  # noqa: E402
 from mgcourse.nbgrading import nbautograde, nbgrade  # noqa: E402
 
 
@@ -92,14 +91,9 @@ def main(argv=None):
             subprocess.run([py, '-m', 'mgcourse.cli', 'gradescope', '--out', str(bundle),
                             '--seed', '3'], cwd=ROOT, check=True, capture_output=True)
             gs = tmp / 'autograder'
-            with zipfile.ZipFile(bundle) as z:
-                z.extractall(gs / 'source')
-            shutil.copyfile(gs / 'source' / 'run_autograder', gs / 'run_autograder')
-            shutil.copytree(paths.SOLUTIONS, gs / 'submission',
-                            ignore=shutil.ignore_patterns('__pycache__'))
-            env = dict(os.environ, AUTOGRADER_ROOT=str(gs), MGCOURSE_PYTHON=py)
+            cmd, where = gradescope.container(bundle, gs, paths.SOLUTIONS)
             t = time.perf_counter()
-            run_in(tasks, ['bash', str(gs / 'run_autograder')], env=env)
+            run_in(tasks, cmd, env=dict(os.environ, **where))
             results = json.loads((gs / 'results' / 'results.json').read_text())
             found['Gradescope'] = (time.perf_counter() - t, results['score'],
                                    sum(test['max_score'] for test in results['tests']))

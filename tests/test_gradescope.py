@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import zipfile
 
@@ -33,12 +32,8 @@ def bundle(tmp_path_factory):
 
 def run_autograder(bundle, tmp, package, **env):
     root = tmp / 'autograder'
-    with zipfile.ZipFile(bundle) as z:
-        z.extractall(root / 'source')
-    shutil.copyfile(root / 'source' / 'run_autograder', root / 'run_autograder')
-    shutil.copytree(package, root / 'submission', ignore=shutil.ignore_patterns('__pycache__'))
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MGCOURSE_PYTHON=sys.executable, **env)
-    done = subprocess.run(['bash', str(root / 'run_autograder')], env=env, capture_output=True,
+    cmd, where = gradescope.container(bundle, root, package)
+    done = subprocess.run(cmd, env=dict(os.environ, **where, **env), capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((root / 'results' / 'results.json').read_text())

@@ -337,7 +337,7 @@ def test_a_zygote_that_does_not_start_leaves_kernels_starting_as_before(tmp_path
         pytest.skip("kernels are forked only as root with bubblewrap")
     forked_kernels.stop()
     monkeypatch.setattr(forked_kernels, 'ZYGOTE_MAIN', "raise SystemExit('no zygote today')")
-    monkeypatch.setattr(forked_kernels, '_FAILED', [])
+    monkeypatch.setattr(forked_kernels, 'FAILED', [])
     monkeypatch.setattr(sandboxed_kernels, '_SAID', set())
     with caplog.at_level(logging.WARNING):
         for _ in range(2):
@@ -349,7 +349,7 @@ def test_a_zygote_that_does_not_start_leaves_kernels_starting_as_before(tmp_path
                 stop_kernel(km, kc)
     said = [r.getMessage() for r in caplog.records if 'zygote' in r.getMessage()]
     assert len(said) == 1 and 'no zygote today' in said[0], said
-    assert len(forked_kernels._FAILED) == 1, "tried once"
+    assert len(forked_kernels.FAILED) == 1, "tried once"
 
 
 # What a kernel says of its debugger and its traceback mode.

@@ -164,6 +164,20 @@ def bundle(out, seed=None, hidden_visibility='after_published'):
     return out, seed
 
 
+def container(bundle_zip, root, submission):
+    """Lay out under root what Gradescope gives run_autograder (the zip in source/, the
+    student's files in submission/, run_autograder copied to the top, as its base image does),
+    to run a bundle outside Gradescope, as the tests and bench/slow_machine.py do. Returns the
+    command and the environment variables that point run_autograder there."""
+    root = Path(root)
+    with zipfile.ZipFile(bundle_zip) as z:
+        z.extractall(root / 'source')
+    shutil.copyfile(root / 'source' / 'run_autograder', root / 'run_autograder')
+    shutil.copytree(submission, root / 'submission', ignore=shutil.ignore_patterns('__pycache__'))
+    return (['bash', str(root / 'run_autograder')],
+            {'AUTOGRADER_ROOT': str(root), 'MGCOURSE_PYTHON': sys.executable})
+
+
 def run(submission, results):
     """Grade the submission folder; write Gradescope's results.json to results.
 

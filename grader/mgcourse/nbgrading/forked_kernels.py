@@ -387,7 +387,7 @@ class _Process:
 
 
 _CURRENT = []  # [Zygote]: this process's, if any
-_FAILED = []  # [why]: once a zygote failed to start, this process's kernels start by themselves
+FAILED = []  # [why]: once a zygote failed to start, this process's kernels start by themselves
 _LOCK = threading.Lock()
 
 
@@ -405,12 +405,12 @@ def zygote_for(python, folder, **start):
             zygote.stop()
             zygote = None
         if zygote is None:
-            if _FAILED:
+            if FAILED:
                 return None
             try:
                 zygote = Zygote(key, **start)
             except (OSError, RuntimeError) as e:  # not tried again by this process
-                _FAILED.append(e)
+                FAILED.append(e)
                 return None
             _CURRENT.append(zygote)
         if zygote.key != key or not zygote.reserve():

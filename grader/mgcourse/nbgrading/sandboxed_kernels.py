@@ -227,10 +227,10 @@ class SandboxedProvisioner(LocalProvisioner):
                             for p in _matplotlib_font_lists(dict(os.environ))])
             if self.zygote is not None:  # the kernel's folders where the zygote sees them
                 km._folder_parent = self.zygote.runs
-            elif forked_kernels._FAILED and 'zygote' not in _SAID:
+            elif forked_kernels.FAILED and 'zygote' not in _SAID:
                 _SAID.add('zygote')
                 self.log.warning("Kernels start each as a Python of its own (slower): the "
-                                 "zygote did not start (%s).", forked_kernels._FAILED[0])
+                                 "zygote did not start (%s).", forked_kernels.FAILED[0])
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd, **kwargs):
