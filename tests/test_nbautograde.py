@@ -10,6 +10,7 @@ the kernel's scratch folder (nbgrader_class.attack).
 
 import csv
 import sqlite3
+import sys
 
 import pytest
 
@@ -82,6 +83,15 @@ def test_a_course_without_the_generated_assignment_is_refused(tmp_path, capsys):
     course = nbgrade.scratch_copy(tmp_path / 'course')
     assert cli.main(['autograde', '--course', str(course)]) == 2
     assert 'nbgrader generate_assignment micrograd' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv', [['autograde'], ['notebooks', '--check']])
+def test_without_nbgrader_the_command_says_how_to_install_it(argv, monkeypatch, capsys):
+    # the student setup (`bash grader/course.sh`) installs no nbgrader
+    monkeypatch.setitem(sys.modules, 'nbgrader', None)  # as if it were not installed
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"mgcourse {argv[0]}: needs nbgrader" in err and "pip install -e '.[instructor]'" in err
 
 
 def test_a_score_that_differs_is_explained_by_the_autograded_cells(graded):

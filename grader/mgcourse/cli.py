@@ -133,7 +133,14 @@ def cmd_skeleton(args):
     return 0
 
 
+def _needs_nbgrader():  # stop before anything runs where it is missing; main() says how to get it
+    import importlib.util
+    if importlib.util.find_spec('nbgrader') is None:
+        raise ImportError("No module named 'nbgrader'", name='nbgrader')
+
+
 def cmd_notebooks(args):
+    _needs_nbgrader()
     from .nbgrading import nbgrade
     from .handout import notebooks
     missing = [str(p) for p in (notebooks.SOURCE, paths.SOLUTIONS) if not p.is_dir()]
@@ -159,6 +166,7 @@ def cmd_notebooks(args):
 
 
 def cmd_autograde(args):
+    _needs_nbgrader()
     from .nbgrading import nbautograde, nbgrade
 
     def report(graded):
@@ -401,6 +409,11 @@ def main(argv=None):
     try:
         return args.func(args)
     except ImportError as e:  # `from . import grading` where the release left it out
+        if e.name == 'nbgrader':
+            print(f"mgcourse {args.command}: needs nbgrader, which this environment does not "
+                  "have (the student setup leaves it out): `bash grader/course.sh test` "
+                  "installs it, or `pip install -e '.[instructor]'`", file=sys.stderr)
+            return 2
         if e.name != 'mgcourse' and not (e.name or '').startswith('mgcourse.'):
             raise
         print(f"mgcourse {args.command}: this command is for instructors; it is not part of "
